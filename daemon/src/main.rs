@@ -1,0 +1,2 @@
+//! The `seccomp-watch` binary: CLI entry point.
+fn main() {}

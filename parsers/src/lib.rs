@@ -1,0 +1,23 @@
+//! Pure parsers for seccomp-watch: bytes in, typed values out; no I/O anywhere in this crate.
+//!
+//! - [`record`]: one audit record (SECCOMP, type 1326) from an audit.log line, a netlink
+//!   message, a kernel log line or a syslog/journal line.
+//! - [`event`]: the owned, stable event (the `parse` JSON format every command reuses).
+//! - [`arch`] and [`syscalls`]: audit arch to libseccomp arch names, syscall numbers to names.
+//! - [`action`]: the seccomp action of a record's `code=`.
+//! - [`cgroup`]: a cgroup path to its container, pod or systemd unit.
+//! - [`escape`]: control-character escaping for every human-facing output.
+
+pub mod action;
+pub mod arch;
+pub mod cgroup;
+pub mod escape;
+pub mod event;
+pub mod record;
+pub mod syscalls;
+pub mod time;
+
+pub use action::Action;
+pub use arch::ScmpArch;
+pub use event::Event;
+pub use record::{parse_line, parse_netlink, Parsed, ParseError, Record};

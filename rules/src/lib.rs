@@ -1,0 +1,1 @@
+//! Pure rule evaluation, throttling, the seccomp profile model and suggestion: no I/O.
