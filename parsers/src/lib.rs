@@ -16,8 +16,10 @@ pub mod event;
 pub mod record;
 pub mod syscalls;
 pub mod time;
+pub mod workload;
 
 pub use action::Action;
 pub use arch::ScmpArch;
 pub use event::Event;
-pub use record::{parse_line, parse_netlink, Parsed, ParseError, Record};
+pub use record::{parse_line, parse_netlink, ParseError, Parsed, Record};
+pub use workload::{Attribution, ContainerInfo};

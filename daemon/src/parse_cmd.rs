@@ -1,0 +1,152 @@
+//! `seccomp-watch parse [FILE...]`: audit records in, one JSON event per SECCOMP record out.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
+
+use parsers::{parse_line, Event, Parsed};
+
+use crate::lines::LineReader;
+
+/// Arguments of `seccomp-watch parse`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Files to read (audit.log, kernel log, syslog, journal export; `.gz` too); stdin when
+    /// none or `-`.
+    pub files: Vec<PathBuf>,
+    /// Print counts per record type and action, and the errors, to stderr.
+    #[arg(long)]
+    pub stats: bool,
+}
+
+/// Counts of what a parse saw.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub by_type: BTreeMap<String, u64>,
+    pub by_action: BTreeMap<String, u64>,
+    pub not_audit: u64,
+    pub suppressed: u64,
+    pub errors: u64,
+    /// The first few errors, escaped, with their file and line.
+    pub error_samples: Vec<String>,
+}
+
+impl Stats {
+    const MAX_SAMPLES: usize = 20;
+
+    fn print(&self, w: &mut dyn Write) -> io::Result<()> {
+        writeln!(w, "record types:")?;
+        for (t, n) in &self.by_type {
+            writeln!(w, "  {t:<16} {n}")?;
+        }
+        writeln!(w, "SECCOMP actions:")?;
+        for (a, n) in &self.by_action {
+            writeln!(w, "  {a:<22} {n}")?;
+        }
+        writeln!(w, "non-audit lines: {}", self.not_audit)?;
+        if self.suppressed > 0 {
+            writeln!(w, "records the kernel suppressed (kauditd_printk_skb): {}", self.suppressed)?;
+        }
+        writeln!(w, "errors: {}", self.errors)?;
+        for e in &self.error_samples {
+            writeln!(w, "  {e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Opens `path` for reading, transparently decompressing gzip (by magic bytes).
+pub fn open_maybe_gz(path: &std::path::Path) -> io::Result<Box<dyn Read + Send>> {
+    let mut f = File::open(path)?;
+    let mut magic = [0u8; 2];
+    let n = f.read(&mut magic)?;
+    use std::io::Seek;
+    f.seek(io::SeekFrom::Start(0))?;
+    if n == 2 && magic == [0x1f, 0x8b] {
+        Ok(Box::new(flate2::read::MultiGzDecoder::new(io::BufReader::new(f))))
+    } else {
+        Ok(Box::new(f))
+    }
+}
+
+/// Runs the command; returns the exit code.
+pub fn run(args: Args) -> anyhow::Result<i32> {
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut stats = Stats::default();
+    let files = if args.files.is_empty() { vec![PathBuf::from("-")] } else { args.files };
+    // Open every file first so that an unreadable one fails before any output.
+    let mut inputs: Vec<(String, Box<dyn Read + Send>)> = Vec::new();
+    for f in &files {
+        if f.as_os_str() == "-" {
+            inputs.push(("-".into(), Box::new(io::stdin())));
+            continue;
+        }
+        match open_maybe_gz(f) {
+            Ok(r) => inputs.push((f.display().to_string(), r)),
+            Err(e) => {
+                eprintln!("seccomp-watch parse: cannot read {}: {e}", parsers::escape::escape(&f.display().to_string()));
+                return Ok(2);
+            }
+        }
+    }
+    let mut buf = Vec::with_capacity(1 << 16);
+    for (name, input) in inputs {
+        let mut lines = LineReader::new(input);
+        let mut lineno = 0u64;
+        loop {
+            let line = match lines.next_line(true) {
+                Ok(Some(l)) => l,
+                Ok(None) => break,
+                Err(e) => {
+                    eprintln!("seccomp-watch parse: error reading {}: {e}", parsers::escape::escape(&name));
+                    return Ok(2);
+                }
+            };
+            lineno += 1;
+            match parse_line(line) {
+                Ok(Parsed::Seccomp(r)) => match Event::from_record(&r) {
+                    Ok(ev) => {
+                        *stats.by_type.entry("SECCOMP".into()).or_default() += 1;
+                        *stats.by_action.entry(ev.action().to_string()).or_default() += 1;
+                        buf.clear();
+                        ev.write_json(&mut buf);
+                        buf.push(b'\n');
+                        if let Err(e) = out.write_all(&buf) {
+                            if e.kind() == io::ErrorKind::BrokenPipe {
+                                return Ok(0);
+                            }
+                            return Err(e.into());
+                        }
+                    }
+                    Err(e) => {
+                        stats.errors += 1;
+                        if stats.error_samples.len() < Stats::MAX_SAMPLES {
+                            stats.error_samples.push(format!("{}:{lineno}: {e}", parsers::escape::escape(&name)));
+                        }
+                    }
+                },
+                Ok(Parsed::Other(t)) => *stats.by_type.entry(t.name().into_owned()).or_default() += 1,
+                Ok(Parsed::Suppressed(n)) => stats.suppressed += n,
+                Ok(Parsed::NotAudit) => stats.not_audit += 1,
+                Err(e) => {
+                    stats.errors += 1;
+                    if stats.error_samples.len() < Stats::MAX_SAMPLES {
+                        stats.error_samples.push(format!("{}:{lineno}: {e}", parsers::escape::escape(&name)));
+                    }
+                }
+            }
+        }
+    }
+    match out.flush() {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(0),
+        r => r?,
+    }
+    if args.stats {
+        stats.print(&mut io::stderr().lock())?;
+    } else if stats.errors > 0 {
+        eprintln!("seccomp-watch parse: {} line(s) could not be parsed (see --stats)", stats.errors);
+    }
+    Ok(0)
+}
