@@ -1,1 +1,5 @@
-//! Pure rule evaluation, throttling, the seccomp profile model and suggestion: no I/O.
+//! Pure rules for seccomp-watch: the seccomp profile model and the profile suggestion,
+//! generation and merge algorithms (no I/O).
+
+pub mod profile;
+pub mod suggest;

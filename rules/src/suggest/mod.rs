@@ -1,0 +1,1 @@
+//! Profile suggestion (placeholder).
