@@ -1,1 +1,110 @@
-//! Shared helpers for the end-to-end tests: root checks, the built binary, test programs.
+//! Shared helpers for the end-to-end tests: root checks, the built `seccomp-watch`
+//! binary, the compiled `seccomp-demo` test program, and small waiting utilities.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// True when running as root. When not root: with `SECCOMP_WATCH_REQUIRE_ROOT_TESTS=1`
+/// this panics (CI must run these tests), otherwise it prints why `test` is skipped.
+pub fn root_or_skip(test: &str) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    if std::env::var("SECCOMP_WATCH_REQUIRE_ROOT_TESTS").as_deref() == Ok("1") {
+        panic!("{test}: needs root, and SECCOMP_WATCH_REQUIRE_ROOT_TESTS=1 forbids skipping");
+    }
+    eprintln!("SKIP {test}: needs root (to read audit records)");
+    false
+}
+
+/// Like [`root_or_skip`] for a missing tool: skips unless root tests are required.
+pub fn tool_or_skip(test: &str, tool: &str) -> bool {
+    if which(tool).is_some() {
+        return true;
+    }
+    if std::env::var("SECCOMP_WATCH_REQUIRE_ROOT_TESTS").as_deref() == Ok("1") {
+        panic!("{test}: needs {tool}, and SECCOMP_WATCH_REQUIRE_ROOT_TESTS=1 forbids skipping");
+    }
+    eprintln!("SKIP {test}: {tool} is not installed");
+    false
+}
+
+/// The full path of `tool` on PATH (plus /usr/sbin and /sbin).
+pub fn which(tool: &str) -> Option<PathBuf> {
+    let path = std::env::var("PATH").unwrap_or_default();
+    path.split(':')
+        .chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"])
+        .map(|d| Path::new(d).join(tool))
+        .find(|p| p.is_file())
+}
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+}
+
+/// A file under `tests/fixtures/`.
+pub fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(rel)
+}
+
+/// The `seccomp-watch` binary of this build (built once if it is not there yet).
+pub fn bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        // Test executables live in target/<profile>/deps/.
+        let exe = std::env::current_exe().expect("current exe");
+        let profile_dir = exe.parent().and_then(Path::parent).expect("target dir").to_path_buf();
+        let bin = profile_dir.join("seccomp-watch");
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "-q", "-p", "seccomp-watch", "--bin", "seccomp-watch"])
+            .args(if profile_dir.ends_with("release") { &["--release"][..] } else { &[][..] })
+            .current_dir(workspace_root())
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "cargo build -p seccomp-watch failed");
+        assert!(bin.is_file(), "no binary at {}", bin.display());
+        bin
+    })
+    .clone()
+}
+
+/// The `seccomp-demo` test program (tests/programs/seccomp-demo.c), compiled once;
+/// `m32` builds the i386 variant (compat records).
+pub fn seccomp_demo(m32: bool) -> PathBuf {
+    static B64: OnceLock<PathBuf> = OnceLock::new();
+    static B32: OnceLock<PathBuf> = OnceLock::new();
+    let cell = if m32 { &B32 } else { &B64 };
+    cell.get_or_init(|| {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("programs/seccomp-demo.c");
+        let dir = std::env::temp_dir().join(format!("seccomp-watch-tests-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let out = dir.join(if m32 { "seccomp-demo32" } else { "seccomp-demo" });
+        let mut cmd = Command::new("gcc");
+        cmd.args(["-O2", "-Wall", "-o"]).arg(&out).arg(&src);
+        if m32 {
+            cmd.arg("-m32");
+        }
+        let st = cmd.status().expect("run gcc");
+        assert!(st.success(), "gcc failed for {}", src.display());
+        out
+    })
+    .clone()
+}
+
+/// Polls `f` every 50 ms until it returns `Some` or `timeout` passes.
+pub fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
