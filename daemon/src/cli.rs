@@ -1,0 +1,41 @@
+//! Command-line parsing (clap) and dispatch to the commands.
+
+use crate::parse_cmd;
+
+use clap::{Parser, Subcommand};
+
+/// Watch seccomp audit records, attribute them to containers, alert, and suggest profile
+/// changes.
+#[derive(Debug, Parser)]
+#[command(name = "seccomp-watch", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Parse audit records (audit.log, kernel log, syslog) to JSON events, one a line.
+    Parse(parse_cmd::Args),
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SECCOMP_WATCH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+pub fn main() {
+    init_tracing();
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Parse(a) => parse_cmd::run(a),
+    };
+    match code {
+        Ok(c) => std::process::exit(c),
+        Err(e) => {
+            eprintln!("seccomp-watch: {}", parsers::escape::escape(&format!("{e:#}")));
+            std::process::exit(2);
+        }
+    }
+}

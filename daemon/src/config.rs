@@ -1,0 +1,335 @@
+//! The daemon's TOML configuration: embedded defaults, unknown keys rejected (with the
+//! line), validated once at load.
+//!
+//! Every section is optional; `seccomp-watch run` with no file uses the defaults.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+
+/// Default database path.
+pub const DEFAULT_DB: &str = "/var/lib/seccomp-watch/seccomp-watch.db";
+/// Default audit.log path.
+pub const DEFAULT_AUDIT_LOG: &str = "/var/log/audit/audit.log";
+/// Default config path (read when it exists and no `--config` is given).
+pub const DEFAULT_CONFIG: &str = "/etc/seccomp-watch/config.toml";
+/// Default rules path (the built-in rules are used when it does not exist).
+pub const DEFAULT_RULES: &str = "/etc/seccomp-watch/rules.toml";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// SQLite database path.
+    pub db: PathBuf,
+    /// Days raw events are kept (aggregates are kept forever).
+    pub retention_days: u32,
+    /// This host's name in events that carry no `node=` (default: none).
+    pub node: Option<String>,
+    /// Which sources to run; empty = choose automatically (see `run`).
+    pub sources: Vec<String>,
+    pub netlink: NetlinkConfig,
+    pub audit_log: AuditLogConfig,
+    pub kmsg: KmsgConfig,
+    pub store: StoreConfig,
+    pub attribution: AttributionConfig,
+    pub http: HttpConfig,
+    pub metrics: MetricsConfig,
+    pub alerts: AlertsConfig,
+    /// Rules file; the built-in rules when absent.
+    pub rules: Option<PathBuf>,
+    /// Alert sinks, one `[[sinks]]` table each.
+    pub sinks: Vec<SinkConfig>,
+    /// The daemon's own seccomp sandbox: `enforce`, `log` or `off`.
+    pub sandbox: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            db: DEFAULT_DB.into(),
+            retention_days: 30,
+            node: None,
+            sources: Vec::new(),
+            netlink: NetlinkConfig::default(),
+            audit_log: AuditLogConfig::default(),
+            kmsg: KmsgConfig::default(),
+            store: StoreConfig::default(),
+            attribution: AttributionConfig::default(),
+            http: HttpConfig::default(),
+            metrics: MetricsConfig::default(),
+            alerts: AlertsConfig::default(),
+            rules: None,
+            sinks: Vec::new(),
+            sandbox: "off".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetlinkConfig {
+    /// `multicast` (read-only, beside auditd) or `daemon` (register as the audit daemon:
+    /// only on hosts without auditd).
+    pub mode: String,
+    /// Receive buffer in bytes, forced with SO_RCVBUFFORCE.
+    pub rcvbuf_bytes: usize,
+    /// How often AUDIT_GET status is polled, in seconds.
+    pub status_interval_secs: u64,
+}
+
+impl Default for NetlinkConfig {
+    fn default() -> Self {
+        NetlinkConfig { mode: "multicast".into(), rcvbuf_bytes: 64 << 20, status_interval_secs: 10 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditLogConfig {
+    pub path: PathBuf,
+    /// Poll interval (milliseconds) used besides inotify, as a safety net.
+    pub poll_ms: u64,
+}
+
+impl Default for AuditLogConfig {
+    fn default() -> Self {
+        AuditLogConfig { path: DEFAULT_AUDIT_LOG.into(), poll_ms: 250 }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KmsgConfig {
+    /// Path of the kernel log device.
+    pub path: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// Events per transaction at most.
+    pub batch_size: usize,
+    /// A batch is written at the latest this long after its first event (milliseconds).
+    pub flush_ms: u64,
+    /// Capacity of the bounded channel in front of the writer (batches).
+    pub queue_batches: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig { batch_size: 10_000, flush_ms: 200, queue_batches: 64 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AttributionConfig {
+    pub enabled: bool,
+    /// Follow fork/exec/exit with the netlink proc connector (needs CAP_NET_ADMIN).
+    pub proc_connector: bool,
+    /// Where runtimes keep their state (OCI state and config files).
+    pub runc_roots: Vec<PathBuf>,
+    pub containerd_root: PathBuf,
+    pub docker_root: PathBuf,
+    pub podman_root: PathBuf,
+    pub crio_root: PathBuf,
+    /// Root of /proc (tests may point it elsewhere).
+    pub proc_root: PathBuf,
+}
+
+impl Default for AttributionConfig {
+    fn default() -> Self {
+        AttributionConfig {
+            enabled: true,
+            proc_connector: true,
+            runc_roots: vec!["/run/runc".into(), "/run/docker/runtime-runc/moby".into(), "/run/containerd/runc/k8s.io".into(), "/run/crun".into()],
+            containerd_root: "/run/containerd/io.containerd.runtime.v2.task".into(),
+            docker_root: "/var/lib/docker/containers".into(),
+            podman_root: "/run/containers/storage/overlay-containers".into(),
+            crio_root: "/var/lib/containers/storage/overlay-containers".into(),
+            proc_root: "/proc".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Listen address of /metrics, /healthz, /readyz and the JSON API; empty disables.
+    pub listen: String,
+    /// File holding a bearer token required on every request (optional).
+    pub token_file: Option<PathBuf>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig { listen: "127.0.0.1:9717".into(), token_file: None }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Distinct workload label values at most; the rest are counted under `other`.
+    pub workload_series_limit: usize,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig { workload_series_limit: 1000 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsConfig {
+    /// Roll-up window in seconds: one alert per (rule, workload, syscall, action) per window.
+    pub window_secs: u64,
+    /// Alerts per window at most; beyond, one summary alert counts the overflow.
+    pub max_alerts_per_window: u64,
+    /// Learning window per workload for `novel` (hours).
+    pub learning_hours: u64,
+    /// Deliveries older than this are marked dead (hours).
+    pub max_age_hours: u64,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig { window_secs: 600, max_alerts_per_window: 1000, learning_hours: 24, max_age_hours: 24 }
+    }
+}
+
+/// One `[[sinks]]` table. The type's own keys are checked by the sink when built.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SinkConfig {
+    /// `webhook`, `splunk_hec`, `alertmanager` or `syslog`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Name used in logs and metrics (default: the type).
+    pub name: Option<String>,
+    pub url: Option<String>,
+    /// For syslog: `udp://host:port` or `tcp://host:port`.
+    pub address: Option<String>,
+    #[serde(default = "default_min_severity")]
+    pub min_severity: String,
+    /// Only alerts of these rules (all when empty).
+    #[serde(default)]
+    pub rules: Vec<String>,
+    /// Only alerts of these workloads (globs; all when empty).
+    #[serde(default)]
+    pub workloads: Vec<String>,
+    /// HMAC secret (webhook), token (splunk_hec, bearer): from a file or an env variable.
+    pub secret_file: Option<PathBuf>,
+    pub secret_env: Option<String>,
+    pub token_file: Option<PathBuf>,
+    pub token_env: Option<String>,
+    /// Extra HTTP headers.
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// PEM file of a CA to trust besides the system roots.
+    pub ca_file: Option<PathBuf>,
+    /// Request timeout in seconds.
+    pub timeout_secs: Option<u64>,
+    /// Splunk HEC index and sourcetype.
+    pub index: Option<String>,
+    pub sourcetype: Option<String>,
+}
+
+fn default_min_severity() -> String {
+    "low".into()
+}
+
+impl Config {
+    /// Loads `path`, or the defaults (plus `/etc/seccomp-watch/config.toml` when it exists)
+    /// when `path` is none. Errors name the file and the line.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
+        let (path, required) = match path {
+            Some(p) => (p.to_path_buf(), true),
+            None => (PathBuf::from(DEFAULT_CONFIG), false),
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+            Err(e) => return Err(e).with_context(|| format!("cannot read config {}", path.display())),
+        };
+        let cfg = Config::parse(&text).with_context(|| format!("invalid config {}", path.display()))?;
+        Ok(cfg)
+    }
+
+    /// Parses and validates TOML text.
+    pub fn parse(text: &str) -> anyhow::Result<Config> {
+        let cfg: Config = toml::from_str(text).map_err(|e| anyhow::anyhow!(toml_error(text, &e)))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        for s in &self.sources {
+            if !matches!(s.as_str(), "netlink" | "audit-log" | "kmsg") {
+                bail!("sources: unknown source {s:?} (netlink, audit-log, kmsg)");
+            }
+        }
+        if !matches!(self.netlink.mode.as_str(), "multicast" | "daemon") {
+            bail!("netlink.mode must be \"multicast\" or \"daemon\", not {:?}", self.netlink.mode);
+        }
+        if !matches!(self.sandbox.as_str(), "enforce" | "log" | "off") {
+            bail!("sandbox must be \"enforce\", \"log\" or \"off\", not {:?}", self.sandbox);
+        }
+        if self.store.batch_size == 0 || self.store.queue_batches == 0 {
+            bail!("store.batch_size and store.queue_batches must be positive");
+        }
+        for (i, s) in self.sinks.iter().enumerate() {
+            if !matches!(s.kind.as_str(), "webhook" | "splunk_hec" | "alertmanager" | "syslog") {
+                bail!("sinks[{i}]: unknown type {:?} (webhook, splunk_hec, alertmanager, syslog)", s.kind);
+            }
+            if !matches!(s.min_severity.as_str(), "info" | "low" | "medium" | "high" | "critical") {
+                bail!("sinks[{i}]: min_severity must be info, low, medium, high or critical");
+            }
+            if s.kind == "syslog" && s.address.is_none() || s.kind != "syslog" && s.url.is_none() {
+                bail!("sinks[{i}] ({}): needs {}", s.kind, if s.kind == "syslog" { "address" } else { "url" });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A TOML error as `line N: message`.
+pub fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    match e.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!("line {line}: {}", e.message())
+        }
+        None => e.message().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_config_is_the_defaults() {
+        let c = Config::parse("").unwrap();
+        assert_eq!(c.db, PathBuf::from(DEFAULT_DB));
+        assert_eq!(c.retention_days, 30);
+        assert!(c.netlink.rcvbuf_bytes >= 32 << 20);
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_with_the_line() {
+        let e = Config::parse("db = \"/tmp/x.db\"\n\n[netlink]\nmode = \"multicast\"\nrcvbuf = 5\n").unwrap_err();
+        let msg = format!("{e:#}");
+        assert!(msg.contains("line 5"), "{msg}");
+        assert!(msg.contains("rcvbuf"), "{msg}");
+    }
+
+    #[test]
+    fn invalid_values_are_rejected() {
+        assert!(Config::parse("[netlink]\nmode = \"spy\"\n").is_err());
+        assert!(Config::parse("sources = [\"tcp\"]\n").is_err());
+        assert!(Config::parse("[[sinks]]\ntype = \"webhook\"\n").is_err());
+    }
+}

@@ -1,0 +1,11 @@
+//! seccomp-watch's daemon and commands: the only crate of the workspace that does I/O.
+//!
+//! Code map: see ARCHITECTURE.md. [`cli`] parses the command line and dispatches to the
+//! command modules; the daemon (`run`) wires sources -> attribution -> store writer.
+
+pub mod cli;
+pub mod config;
+pub mod lines;
+pub mod metrics;
+pub mod parse_cmd;
+pub mod pipeline;
