@@ -3,6 +3,7 @@
 //! Code map: see ARCHITECTURE.md. [`cli`] parses the command line and dispatches to the
 //! command modules; the daemon (`run`) wires sources -> attribution -> store writer.
 
+pub mod alerts;
 pub mod cli;
 pub mod config;
 pub mod lines;

@@ -97,3 +97,30 @@ pub struct Item {
     pub source: SourceKind,
     pub attribution: Attribution,
 }
+
+/// A seccomp profile captured by attribution, stored once by content hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileBlob {
+    /// SHA-256 of `json`, lowercase hex.
+    pub hash: String,
+    /// The profile as the runtime applied it (the `linux.seccomp` object of config.json).
+    pub json: String,
+}
+
+/// What the writer commits in one transaction: events, the checkpoint that covers them,
+/// the alerts they raised, profiles first seen, and counters.
+#[derive(Debug, Default)]
+pub struct StoreBatch {
+    pub items: Vec<Item>,
+    pub checkpoint: Option<Checkpoint>,
+    pub profiles: Vec<ProfileBlob>,
+    pub alerts: Vec<crate::alerts::AlertWrite>,
+    pub losses: Vec<(LossCause, u64)>,
+    pub parse_errors: u64,
+    pub source: Option<SourceKind>,
+}
+
+/// The stage between the sources and the writer: attribution, then rules.
+pub trait Enricher: Send {
+    fn enrich(&mut self, batch: SourceBatch) -> StoreBatch;
+}
