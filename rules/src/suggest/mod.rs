@@ -1,1 +1,437 @@
-//! Profile suggestion (placeholder).
+//! Profile suggestion from observed SECCOMP events (pure): which logged calls to allow,
+//! which logged-but-unused names to drop, and a report of everything else the evidence shows
+//! (blocked calls, conditional entries, uncovered arches, compat calls). Also profile
+//! generation ([`generate()`]), merging ([`merge()`]) and a unified diff ([`unified_diff`]).
+
+mod arch;
+mod diff;
+mod generate;
+mod merge;
+
+pub use diff::unified_diff;
+pub use generate::{generate, GenerateDefault, GenerateOptions, Generated};
+pub use merge::{merge, Conflict, ConflictKind, MergeError, Merged};
+
+use crate::profile::{Profile, ProfileError, SyscallRule};
+use parsers::Action;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Observed events, aggregated per (arch, syscall, action).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observation {
+    /// The libseccomp arch name, e.g. `SCMP_ARCH_X86_64`.
+    pub arch: String,
+    /// The libseccomp syscall name on `arch`, or the number as a string when unknown.
+    pub syscall: String,
+    /// True when the call was a compat (e.g. 32-bit on a 64-bit kernel) call.
+    pub compat: bool,
+    /// What the filter did.
+    pub action: Action,
+    pub count: u64,
+    /// How many distinct containers made the call.
+    pub containers: u64,
+    /// Unix time in milliseconds.
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub sample_comm: String,
+    pub sample_exe: String,
+}
+
+/// What the observations of one syscall add up to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Evidence {
+    pub count: u64,
+    /// The largest per-observation container count (observations may share containers).
+    pub containers: u64,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    /// The arches it was seen on, sorted.
+    pub arches: Vec<String>,
+    /// The actions it got, sorted.
+    pub actions: Vec<String>,
+    /// True when every observation was a compat call.
+    pub compat_only: bool,
+    /// `comm`/`exe` of the observation with the highest count.
+    pub sample_comm: String,
+    pub sample_exe: String,
+}
+
+impl Evidence {
+    /// The evidence of `obs`; `None` when empty.
+    pub fn of<'a>(obs: impl IntoIterator<Item = &'a Observation>) -> Option<Evidence> {
+        let mut ev: Option<Evidence> = None;
+        let mut best = 0u64;
+        for o in obs {
+            let e = ev.get_or_insert_with(|| Evidence {
+                count: 0,
+                containers: 0,
+                first_seen: o.first_seen,
+                last_seen: o.last_seen,
+                arches: Vec::new(),
+                actions: Vec::new(),
+                compat_only: true,
+                sample_comm: o.sample_comm.clone(),
+                sample_exe: o.sample_exe.clone(),
+            });
+            e.count = e.count.saturating_add(o.count);
+            e.containers = e.containers.max(o.containers);
+            e.first_seen = e.first_seen.min(o.first_seen);
+            e.last_seen = e.last_seen.max(o.last_seen);
+            if !e.arches.contains(&o.arch) {
+                e.arches.push(o.arch.clone());
+            }
+            let action = o.action.to_string();
+            if !e.actions.contains(&action) {
+                e.actions.push(action);
+            }
+            e.compat_only &= o.compat;
+            if o.count > best {
+                best = o.count;
+                e.sample_comm.clone_from(&o.sample_comm);
+                e.sample_exe.clone_from(&o.sample_exe);
+            }
+        }
+        if let Some(e) = ev.as_mut() {
+            e.arches.sort();
+            e.actions.sort();
+        }
+        ev
+    }
+}
+
+/// The kinds of finding a suggestion, a generation or a merge reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    /// Logged by an unconditional `SCMP_ACT_LOG` entry and observed: moved to the allow entry.
+    AllowedFromLogEntry,
+    /// Reached `defaultAction: SCMP_ACT_LOG` (listed nowhere): added to the allow entry.
+    AllowedFromDefault,
+    /// In an unconditional `SCMP_ACT_LOG` entry, never observed: kept (no `tighten`).
+    UnusedInLogEntry,
+    /// In an unconditional `SCMP_ACT_LOG` entry, never observed: removed (`tighten`), so it
+    /// falls to the default action.
+    RemovedUnused,
+    /// Named in an entry with `args`, `includes` or `excludes`: such entries are never
+    /// rewritten.
+    Conditional,
+    /// The profile blocked it (errno, kill, trap, ...): not allowed automatically.
+    Blocked,
+    /// Already allowed unconditionally: nothing to do.
+    AlreadyAllowed,
+    /// Logged, but this profile would not log it (another profile produced the events?).
+    NotExplained,
+    /// Seen on an arch the profile does not cover: not used for changes.
+    ArchNotCovered,
+    /// Seen only as a compat call (e.g. `SCMP_ARCH_X86` on an x86_64 kernel).
+    CompatOnly,
+    /// Seen only by number (no libseccomp name on its arch): cannot be written.
+    UnknownSyscall,
+    /// Seen fewer than `min_count` times: ignored.
+    BelowMinCount,
+}
+
+impl FindingKind {
+    /// A short human description.
+    pub fn describe(self) -> &'static str {
+        match self {
+            FindingKind::AllowedFromLogEntry => "logged by a LOG entry and observed: now allowed",
+            FindingKind::AllowedFromDefault => "reached the LOG default action: now allowed",
+            FindingKind::UnusedInLogEntry => "in a LOG entry but never observed (kept)",
+            FindingKind::RemovedUnused => "in a LOG entry but never observed: removed",
+            FindingKind::Conditional => "conditional entry (args/includes/excludes), not changed",
+            FindingKind::Blocked => "blocked by the profile (not allowed automatically)",
+            FindingKind::AlreadyAllowed => "already allowed",
+            FindingKind::NotExplained => "logged, but this profile would not log it",
+            FindingKind::ArchNotCovered => "seen on an arch the profile does not cover",
+            FindingKind::CompatOnly => "seen only as a compat (32-bit) call",
+            FindingKind::UnknownSyscall => "seen only by number (unknown name), not written",
+            FindingKind::BelowMinCount => "seen fewer times than the minimum count, ignored",
+        }
+    }
+}
+
+/// One reported fact about one syscall.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub kind: FindingKind,
+    pub syscall: String,
+    /// Indexes of the profile's `syscalls` entries concerned (in the input profile).
+    pub entries: Vec<usize>,
+    pub evidence: Option<Evidence>,
+}
+
+/// Options of [`suggest`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SuggestOptions {
+    /// Calls seen fewer times than this (summed over arches) are ignored.
+    pub min_count: u64,
+    /// Remove never-observed names from `SCMP_ACT_LOG` entries.
+    pub tighten: bool,
+}
+
+impl Default for SuggestOptions {
+    fn default() -> SuggestOptions {
+        SuggestOptions {
+            min_count: 1,
+            tighten: false,
+        }
+    }
+}
+
+/// The result of [`suggest`]: the input profile, the suggested one, and the findings.
+#[derive(Debug, Clone)]
+pub struct Suggestion {
+    pub original: Profile,
+    pub profile: Profile,
+    /// Sorted by kind, then syscall.
+    pub findings: Vec<Finding>,
+}
+
+impl Suggestion {
+    /// True when the suggested profile differs from the input (`--check` fails then).
+    pub fn changed(&self) -> bool {
+        self.original.to_json() != self.profile.to_json()
+    }
+
+    /// The unified diff of the input and suggested profile texts (empty when unchanged).
+    pub fn diff(&self, path: &str) -> String {
+        unified_diff(&self.original.to_json(), &self.profile.to_json(), path)
+    }
+
+    /// The findings of one kind.
+    pub fn of_kind(&self, kind: FindingKind) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(move |f| f.kind == kind)
+    }
+
+    /// The names the suggestion allows (moved from LOG entries or from the LOG default).
+    pub fn newly_allowed(&self) -> BTreeSet<&str> {
+        self.findings
+            .iter()
+            .filter(|f| {
+                matches!(
+                    f.kind,
+                    FindingKind::AllowedFromLogEntry | FindingKind::AllowedFromDefault
+                )
+            })
+            .map(|f| f.syscall.as_str())
+            .collect()
+    }
+}
+
+/// True when `s` is a syscall number rather than a name.
+fn is_number(s: &str) -> bool {
+    s.parse::<i64>().is_ok()
+        || s.strip_prefix("0x")
+            .is_some_and(|h| i64::from_str_radix(h, 16).is_ok())
+}
+
+/// The index of the entry new allowed names go to: the unconditional allow entry with a
+/// `names` list that has the most names (the first on a tie).
+pub(crate) fn allow_target(rules: &[SyscallRule]) -> Option<usize> {
+    let mut best: Option<(usize, usize)> = None;
+    for (i, r) in rules.iter().enumerate() {
+        if r.is_unconditional(Action::Allow) {
+            if let Some(names) = &r.names {
+                let better = match best {
+                    None => true,
+                    Some((_, n)) => names.len() > n,
+                };
+                if better {
+                    best = Some((i, names.len()));
+                }
+            }
+        }
+    }
+    best.map(|(i, _)| i)
+}
+
+/// Suggests changes to `profile` from `observations` (see [`FindingKind`] for what each
+/// observation leads to). Only unconditional `SCMP_ACT_LOG` entries and the unconditional
+/// allow entry are edited; everything else is kept byte for byte.
+pub fn suggest(
+    profile: &Profile,
+    observations: &[Observation],
+    opts: &SuggestOptions,
+) -> Result<Suggestion, ProfileError> {
+    let spec = profile.spec();
+    let rules = spec.rules();
+    let default_action = spec.parsed_default_action();
+    let covered = spec.covered_arches();
+    let is_covered = |o: &Observation| {
+        if covered.is_empty() {
+            // No architectures: libseccomp filters the native arch only.
+            !o.compat
+        } else {
+            covered.contains(&o.arch)
+        }
+    };
+
+    let mut by_name: BTreeMap<&str, Vec<&Observation>> = BTreeMap::new();
+    for o in observations {
+        by_name.entry(o.syscall.as_str()).or_default().push(o);
+    }
+
+    let entries_where = |name: &str, pred: &dyn Fn(&SyscallRule) -> bool| -> Vec<usize> {
+        rules
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.has_name(name) && pred(r))
+            .map(|(i, _)| i)
+            .collect()
+    };
+
+    let mut findings = Vec::new();
+    let mut finding = |kind, syscall: &str, entries: Vec<usize>, evidence: Option<Evidence>| {
+        findings.push(Finding {
+            kind,
+            syscall: syscall.to_string(),
+            entries,
+            evidence,
+        });
+    };
+    let mut to_allow: BTreeSet<String> = BTreeSet::new();
+    let mut from_log: BTreeSet<String> = BTreeSet::new();
+
+    for (&name, obs) in &by_name {
+        if is_number(name) {
+            finding(
+                FindingKind::UnknownSyscall,
+                name,
+                vec![],
+                Evidence::of(obs.iter().copied()),
+            );
+            continue;
+        }
+        let all = Evidence::of(obs.iter().copied());
+        if all.as_ref().is_some_and(|e| e.compat_only) {
+            finding(FindingKind::CompatOnly, name, vec![], all.clone());
+        }
+        let uncovered = obs.iter().copied().filter(|o| !is_covered(o));
+        if let Some(ev) = Evidence::of(uncovered) {
+            finding(FindingKind::ArchNotCovered, name, vec![], Some(ev));
+        }
+        let covered_obs: Vec<&Observation> =
+            obs.iter().copied().filter(|o| is_covered(o)).collect();
+        let with = |pred: &dyn Fn(Action) -> bool| {
+            Evidence::of(covered_obs.iter().copied().filter(|o| pred(o.action)))
+        };
+        let named = entries_where(name, &|_| true);
+        if let Some(ev) = with(&|a| a != Action::Log && a != Action::Allow) {
+            finding(FindingKind::Blocked, name, named.clone(), Some(ev));
+        }
+        let Some(ev) = with(&|a| a == Action::Log) else {
+            if let Some(ev) = with(&|a| a == Action::Allow) {
+                finding(FindingKind::AlreadyAllowed, name, named, Some(ev));
+            }
+            continue;
+        };
+        if ev.count < opts.min_count {
+            finding(FindingKind::BelowMinCount, name, named, Some(ev));
+            continue;
+        }
+        let log_entries = entries_where(name, &|r| r.is_unconditional(Action::Log));
+        let conditional = entries_where(name, &SyscallRule::is_conditional);
+        let allowed = entries_where(name, &|r| r.is_unconditional(Action::Allow));
+        if !log_entries.is_empty() {
+            to_allow.insert(name.to_string());
+            from_log.insert(name.to_string());
+            finding(
+                FindingKind::AllowedFromLogEntry,
+                name,
+                log_entries,
+                Some(ev.clone()),
+            );
+            if !conditional.is_empty() {
+                finding(FindingKind::Conditional, name, conditional, Some(ev));
+            }
+        } else if !conditional.is_empty() {
+            finding(FindingKind::Conditional, name, conditional, Some(ev));
+        } else if !allowed.is_empty() {
+            finding(FindingKind::AlreadyAllowed, name, allowed, Some(ev));
+        } else if !named.is_empty() || default_action != Some(Action::Log) {
+            finding(FindingKind::NotExplained, name, named, Some(ev));
+        } else {
+            to_allow.insert(name.to_string());
+            finding(FindingKind::AllowedFromDefault, name, vec![], Some(ev));
+        }
+    }
+
+    // Names in unconditional LOG entries that nothing observed (any arch, any count).
+    let mut unused: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    let log_entries: Vec<usize> = rules
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.is_unconditional(Action::Log))
+        .map(|(i, _)| i)
+        .collect();
+    for &i in &log_entries {
+        for n in rules[i].all_names() {
+            if !by_name.contains_key(n) {
+                unused.entry(n.to_string()).or_default().push(i);
+            }
+        }
+    }
+    let unused_kind = if opts.tighten {
+        FindingKind::RemovedUnused
+    } else {
+        FindingKind::UnusedInLogEntry
+    };
+    for (n, entries) in &unused {
+        finding(unused_kind, n, entries.clone(), None);
+    }
+
+    // Edits: append to the allow entry, strip the LOG entries (last first, so that removing
+    // an emptied entry does not shift the ones still to do), then create the allow entry.
+    let mut out = profile.clone();
+    let target = allow_target(rules);
+    let new_names: Vec<String> = match target {
+        Some(t) => to_allow
+            .iter()
+            .filter(|n| !rules[t].has_name(n))
+            .cloned()
+            .collect(),
+        None => to_allow.iter().cloned().collect(),
+    };
+    if let Some(t) = target {
+        out.append_names(t, &new_names)?;
+    }
+    let mut strip = from_log;
+    if opts.tighten {
+        strip.extend(unused.into_keys());
+    }
+    let mut removed: Vec<usize> = Vec::new();
+    for &i in log_entries.iter().rev() {
+        if !rules[i].all_names().any(|n| strip.contains(n)) {
+            continue;
+        }
+        if out.remove_names(i, &strip)? == 0 {
+            out.remove_entry(i)?;
+            removed.push(i);
+        }
+    }
+    if target.is_none() && !new_names.is_empty() {
+        let after = rules
+            .iter()
+            .rposition(|r| r.is_unconditional(Action::Allow))
+            .or_else(|| {
+                rules
+                    .iter()
+                    .rposition(|r| r.parsed_action() == Some(Action::Allow))
+            });
+        let at = after.map_or(rules.len(), |i| i + 1);
+        let at = at - removed.iter().filter(|&&r| r < at).count();
+        out.insert_entry(at, &SyscallRule::new(new_names, "SCMP_ACT_ALLOW"))?;
+    }
+
+    findings.sort_by(|a, b| (a.kind, &a.syscall).cmp(&(b.kind, &b.syscall)));
+    Ok(Suggestion {
+        original: profile.clone(),
+        profile: out,
+        findings,
+    })
+}
+
+#[cfg(test)]
+mod tests;

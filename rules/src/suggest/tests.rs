@@ -1,0 +1,559 @@
+//! Unit tests of suggest, generate and merge over the article's and the engines' profiles.
+
+use super::*;
+use crate::profile::Profile;
+
+const LOG_DELTA: &str =
+    include_str!("../../../tests/fixtures/profiles/fedora_ls_no-opt_log-delta.json");
+const LISA: &str = include_str!("../../../tests/fixtures/profiles/fedora_ls_lisa.json");
+const NO_OPT: &str = include_str!("../../../tests/fixtures/profiles/fedora_ls_no-opt.json");
+const DOCKER: &str = include_str!("../../../tests/fixtures/profiles/docker-default.json");
+const PODMAN: &str = include_str!("../../../tests/fixtures/profiles/podman-default.json");
+const OLD_FORMAT: &str =
+    include_str!("../../../tests/fixtures/profiles/docker-default-old-format.json");
+const SIX: [&str; 6] = [
+    "connect",
+    "futex",
+    "getxattr",
+    "lgetxattr",
+    "readlink",
+    "socket",
+];
+
+fn obs(arch: &str, syscall: &str, compat: bool, action: Action, count: u64) -> Observation {
+    Observation {
+        arch: arch.to_string(),
+        syscall: syscall.to_string(),
+        compat,
+        action,
+        count,
+        containers: 1,
+        first_seen: 1_700_000_000_000,
+        last_seen: 1_700_000_060_000,
+        sample_comm: "ls".to_string(),
+        sample_exe: "/usr/bin/ls".to_string(),
+    }
+}
+
+fn log64(syscall: &str) -> Observation {
+    obs("SCMP_ARCH_X86_64", syscall, false, Action::Log, 3)
+}
+
+fn p(text: &str) -> Profile {
+    Profile::from_json(text).expect("profile parses")
+}
+
+fn allow_set(profile: &Profile) -> BTreeSet<String> {
+    profile
+        .spec()
+        .rules()
+        .iter()
+        .filter(|r| r.is_unconditional(Action::Allow))
+        .flat_map(|r| r.all_names().map(str::to_string))
+        .collect()
+}
+
+fn kinds(s: &Suggestion, kind: FindingKind) -> Vec<&str> {
+    s.of_kind(kind).map(|f| f.syscall.as_str()).collect()
+}
+
+#[test]
+fn article_log_delta_becomes_lisa() {
+    let observations: Vec<Observation> = SIX.iter().map(|n| log64(n)).collect();
+    let s = suggest(&p(LOG_DELTA), &observations, &SuggestOptions::default()).unwrap();
+    assert!(s.changed());
+    assert_eq!(kinds(&s, FindingKind::AllowedFromLogEntry), SIX);
+    assert_eq!(s.newly_allowed().into_iter().collect::<Vec<_>>(), SIX);
+    let f = s.of_kind(FindingKind::AllowedFromLogEntry).next().unwrap();
+    assert_eq!(f.entries, [1]);
+    assert_eq!(f.evidence.as_ref().unwrap().count, 3);
+    // The LOG entry is gone, the allow list equals the article's `ls -lisa` profile.
+    let rules = s.profile.spec().rules();
+    assert_eq!(rules.len(), 1);
+    assert_eq!(allow_set(&s.profile), allow_set(&p(LISA)));
+    assert_eq!(allow_set(&s.profile).len(), 54);
+    // The six are appended, sorted, after the existing names (kept in their order).
+    let names = rules[0].names.clone().unwrap();
+    assert_eq!(names[48..], SIX.map(String::from));
+    assert_eq!(
+        names[..48],
+        p(NO_OPT).spec().rules()[0].names.clone().unwrap()[..]
+    );
+    // The diff is just that.
+    let d = s.diff("profile.json");
+    assert!(
+        d.starts_with("--- a/profile.json\n+++ b/profile.json\n@@ "),
+        "{d}"
+    );
+    assert_eq!(
+        super::diff::apply(LOG_DELTA, &d).as_deref(),
+        Some(&*s.profile.to_json())
+    );
+    let changed = d.lines().filter(|l| l.starts_with(['+', '-'])).count();
+    assert!(changed <= 2 + 25, "{d}");
+    // Applying the suggestion again changes nothing.
+    let again = suggest(&s.profile, &observations, &SuggestOptions::default()).unwrap();
+    assert!(!again.changed());
+    assert_eq!(kinds(&again, FindingKind::AlreadyAllowed), SIX);
+    assert_eq!(again.diff("x"), "");
+}
+
+#[test]
+fn unused_log_names_and_tighten() {
+    let observations = [log64("connect"), log64("socket")];
+    let s = suggest(&p(LOG_DELTA), &observations, &SuggestOptions::default()).unwrap();
+    assert_eq!(
+        kinds(&s, FindingKind::AllowedFromLogEntry),
+        ["connect", "socket"]
+    );
+    let unused = ["futex", "getxattr", "lgetxattr", "readlink"];
+    assert_eq!(kinds(&s, FindingKind::UnusedInLogEntry), unused);
+    assert!(kinds(&s, FindingKind::RemovedUnused).is_empty());
+    let rules = s.profile.spec().rules();
+    assert_eq!(rules.len(), 2);
+    assert_eq!(rules[1].names.clone().unwrap(), unused.map(String::from));
+    assert_eq!(rules[1].action, "SCMP_ACT_LOG");
+
+    let tight = SuggestOptions {
+        tighten: true,
+        ..SuggestOptions::default()
+    };
+    let s = suggest(&p(LOG_DELTA), &observations, &tight).unwrap();
+    assert_eq!(kinds(&s, FindingKind::RemovedUnused), unused);
+    assert!(kinds(&s, FindingKind::UnusedInLogEntry).is_empty());
+    let rules = s.profile.spec().rules();
+    assert_eq!(rules.len(), 1, "emptied LOG entry removed");
+    let allowed = allow_set(&s.profile);
+    assert!(allowed.contains("connect") && allowed.contains("socket"));
+    assert!(!allowed.contains("futex"));
+
+    // Tighten alone turns the LOG-delta profile back into the article's no-opt one, byte
+    // for byte.
+    let s = suggest(&p(LOG_DELTA), &[], &tight).unwrap();
+    assert_eq!(s.profile.to_json(), NO_OPT);
+    assert_eq!(allow_set(&s.profile), allow_set(&p(NO_OPT)));
+}
+
+const DEFAULT_LOG: &str = r#"{
+  "defaultAction": "SCMP_ACT_LOG",
+  "architectures": [
+    "SCMP_ARCH_X86_64",
+    "SCMP_ARCH_X86"
+  ],
+  "syscalls": [
+    {
+      "names": [
+        "read",
+        "write"
+      ],
+      "action": "SCMP_ACT_ALLOW"
+    },
+    {
+      "names": [
+        "reboot"
+      ],
+      "action": "SCMP_ACT_ERRNO"
+    }
+  ]
+}
+"#;
+
+#[test]
+fn default_log_calls_are_added_to_the_allow_entry() {
+    let mut init = log64("pivot_root");
+    init.sample_comm = "runc:[2:INIT]".to_string();
+    init.sample_exe = "/".to_string();
+    let observations = [
+        log64("openat"),
+        log64("close"),
+        log64("read"),
+        init,
+        obs("SCMP_ARCH_X86", "_llseek", true, Action::Log, 1),
+        obs("SCMP_ARCH_X86_64", "reboot", false, Action::Errno, 2),
+        obs("SCMP_ARCH_X86_64", "mount", false, Action::Log, 1),
+        log64("335"),
+    ];
+    let opts = SuggestOptions {
+        min_count: 1,
+        tighten: false,
+    };
+    let s = suggest(&p(DEFAULT_LOG), &observations, &opts).unwrap();
+    assert_eq!(
+        kinds(&s, FindingKind::AllowedFromDefault),
+        ["_llseek", "close", "mount", "openat", "pivot_root"]
+    );
+    assert_eq!(kinds(&s, FindingKind::AlreadyAllowed), ["read"]);
+    assert_eq!(kinds(&s, FindingKind::Blocked), ["reboot"]);
+    let blocked = s.of_kind(FindingKind::Blocked).next().unwrap();
+    assert_eq!(blocked.entries, [1]);
+    assert_eq!(
+        blocked.evidence.as_ref().unwrap().actions,
+        ["SCMP_ACT_ERRNO"]
+    );
+    assert_eq!(kinds(&s, FindingKind::CompatOnly), ["_llseek"]);
+    assert_eq!(kinds(&s, FindingKind::UnknownSyscall), ["335"]);
+    let pivot = s
+        .of_kind(FindingKind::AllowedFromDefault)
+        .find(|f| f.syscall == "pivot_root")
+        .unwrap();
+    assert_eq!(
+        pivot.evidence.as_ref().unwrap().sample_comm,
+        "runc:[2:INIT]"
+    );
+    let names = s.profile.spec().rules()[0].names.clone().unwrap();
+    assert_eq!(
+        names,
+        [
+            "read",
+            "write",
+            "_llseek",
+            "close",
+            "mount",
+            "openat",
+            "pivot_root"
+        ]
+    );
+    assert_eq!(
+        s.profile.spec().rules()[1].names.clone().unwrap(),
+        ["reboot"]
+    );
+
+    // min_count: `mount` and `_llseek` were seen once.
+    let opts = SuggestOptions {
+        min_count: 2,
+        tighten: false,
+    };
+    let s = suggest(&p(DEFAULT_LOG), &observations, &opts).unwrap();
+    assert_eq!(kinds(&s, FindingKind::BelowMinCount), ["_llseek", "mount"]);
+    assert_eq!(
+        kinds(&s, FindingKind::AllowedFromDefault),
+        ["close", "openat", "pivot_root"]
+    );
+}
+
+#[test]
+fn conditional_entries_are_never_rewritten() {
+    let docker = p(DOCKER);
+    let observations = [
+        log64("clone"),        // only in args-conditional entries
+        log64("personality"),  // only in args-conditional entries
+        log64("syslog"),       // only in a caps-conditional entry
+        log64("read"),         // allowed
+        log64("made_up_call"), // listed nowhere, default is errno
+        obs("SCMP_ARCH_X86_64", "reboot", false, Action::Errno, 1),
+    ];
+    let s = suggest(&docker, &observations, &SuggestOptions::default()).unwrap();
+    assert!(!s.changed(), "{}", s.diff("docker-default.json"));
+    assert_eq!(s.profile.to_json(), DOCKER);
+    assert_eq!(
+        kinds(&s, FindingKind::Conditional),
+        ["clone", "personality", "syslog"]
+    );
+    let clone = s
+        .of_kind(FindingKind::Conditional)
+        .find(|f| f.syscall == "clone")
+        .unwrap();
+    assert!(clone.entries.len() >= 2);
+    for &i in &clone.entries {
+        assert!(docker.spec().rules()[i].is_conditional());
+    }
+    assert_eq!(clone.evidence.as_ref().unwrap().count, 3);
+    assert_eq!(kinds(&s, FindingKind::AlreadyAllowed), ["read"]);
+    assert_eq!(kinds(&s, FindingKind::NotExplained), ["made_up_call"]);
+    assert_eq!(kinds(&s, FindingKind::Blocked), ["reboot"]);
+}
+
+#[test]
+fn conditional_and_log_entry_for_the_same_call() {
+    let text = r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+        {"names": ["read"], "action": "SCMP_ACT_ALLOW"},
+        {"names": ["clone"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}]},
+        {"names": ["clone", "stat"], "action": "SCMP_ACT_LOG"}
+    ]}"#;
+    let prof = p(text);
+    let s = suggest(&prof, &[log64("clone")], &SuggestOptions::default()).unwrap();
+    assert_eq!(kinds(&s, FindingKind::AllowedFromLogEntry), ["clone"]);
+    assert_eq!(kinds(&s, FindingKind::Conditional), ["clone"]);
+    assert_eq!(s.profile.entry_value(1), prof.entry_value(1));
+    assert_eq!(
+        allow_set(&s.profile),
+        ["clone", "read"].map(String::from).into()
+    );
+}
+
+#[test]
+fn compat_and_uncovered_arches() {
+    // The article's profiles cover x86_64 only: a 32-bit call cannot be fixed there.
+    let observations = [
+        obs("SCMP_ARCH_X86", "socketcall", true, Action::Log, 4),
+        obs("SCMP_ARCH_X86", "futex", true, Action::Log, 4),
+        log64("connect"),
+    ];
+    let s = suggest(&p(LOG_DELTA), &observations, &SuggestOptions::default()).unwrap();
+    assert_eq!(
+        kinds(&s, FindingKind::ArchNotCovered),
+        ["futex", "socketcall"]
+    );
+    assert_eq!(kinds(&s, FindingKind::CompatOnly), ["futex", "socketcall"]);
+    let f = s.of_kind(FindingKind::ArchNotCovered).next().unwrap();
+    assert_eq!(f.evidence.as_ref().unwrap().arches, ["SCMP_ARCH_X86"]);
+    assert_eq!(kinds(&s, FindingKind::AllowedFromLogEntry), ["connect"]);
+    // futex was observed (on an uncovered arch): not "unused", kept in the LOG entry.
+    assert!(!kinds(&s, FindingKind::UnusedInLogEntry).contains(&"futex"));
+    assert!(s.profile.spec().rules()[1].has_name("futex"));
+
+    // A profile without architectures filters the native arch only.
+    let bare = p(r#"{"defaultAction": "SCMP_ACT_LOG"}"#);
+    let s = suggest(&bare, &observations, &SuggestOptions::default()).unwrap();
+    assert_eq!(
+        kinds(&s, FindingKind::ArchNotCovered),
+        ["futex", "socketcall"]
+    );
+    assert_eq!(kinds(&s, FindingKind::AllowedFromDefault), ["connect"]);
+    assert_eq!(
+        s.profile.to_json(),
+        "{\"defaultAction\": \"SCMP_ACT_LOG\", \"syscalls\": [\n    {\n      \"names\": [\n        \"connect\"\n      ],\n      \"action\": \"SCMP_ACT_ALLOW\"\n    }\n  ]}"
+    );
+    // Podman's archMap covers x86 as a sub-architecture.
+    let s = suggest(&p(PODMAN), &observations, &SuggestOptions::default()).unwrap();
+    assert!(kinds(&s, FindingKind::ArchNotCovered).is_empty());
+    assert_eq!(kinds(&s, FindingKind::CompatOnly), ["futex", "socketcall"]);
+}
+
+#[test]
+fn allow_entry_is_created_after_the_last_allow_entry() {
+    let text = "{\n  \"defaultAction\": \"SCMP_ACT_LOG\",\n  \"syscalls\": [\n    {\n      \"names\": [\"x\"],\n      \"action\": \"SCMP_ACT_ALLOW\",\n      \"args\": [{\"index\": 0, \"value\": 1, \"op\": \"SCMP_CMP_EQ\"}]\n    },\n    {\n      \"names\": [\"y\"],\n      \"action\": \"SCMP_ACT_LOG\"\n    },\n    {\n      \"names\": [\"w\"],\n      \"action\": \"SCMP_ACT_ERRNO\"\n    }\n  ]\n}\n";
+    let s = suggest(
+        &p(text),
+        &[log64("z"), log64("y")],
+        &SuggestOptions::default(),
+    )
+    .unwrap();
+    let rules = s.profile.spec().rules();
+    let summary: Vec<(String, Vec<String>)> = rules
+        .iter()
+        .map(|r| (r.action.clone(), r.names.clone().unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("SCMP_ACT_ALLOW".to_string(), vec!["x".to_string()]),
+            (
+                "SCMP_ACT_ALLOW".to_string(),
+                vec!["y".to_string(), "z".to_string()]
+            ),
+            ("SCMP_ACT_ERRNO".to_string(), vec!["w".to_string()]),
+        ]
+    );
+    assert!(s.profile.to_json().contains("    {\n      \"names\": [\n        \"y\",\n        \"z\"\n      ],\n      \"action\": \"SCMP_ACT_ALLOW\"\n    },\n    {\n      \"names\": [\"w\"]"));
+    let again = suggest(
+        &s.profile,
+        &[log64("z"), log64("y")],
+        &SuggestOptions::default(),
+    )
+    .unwrap();
+    assert!(!again.changed());
+}
+
+#[test]
+fn legacy_name_log_entries() {
+    let text = r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+        {"name": "read", "action": "SCMP_ACT_ALLOW", "args": []},
+        {"name": "stat", "action": "SCMP_ACT_LOG", "args": []},
+        {"name": "lstat", "action": "SCMP_ACT_LOG", "args": []}
+    ]}"#;
+    let s = suggest(&p(text), &[log64("stat")], &SuggestOptions::default()).unwrap();
+    let rules = s.profile.spec().rules();
+    // No `names` list to append to: a new allow entry after the last allow entry.
+    assert_eq!(rules.len(), 3);
+    assert_eq!(rules[1].names.clone().unwrap(), ["stat"]);
+    assert_eq!(rules[2].name.as_deref(), Some("lstat"));
+    assert_eq!(kinds(&s, FindingKind::UnusedInLogEntry), ["lstat"]);
+
+    // The old-format Docker profile has no LOG entries: nothing to do but report.
+    let s = suggest(
+        &p(OLD_FORMAT),
+        &[log64("accept")],
+        &SuggestOptions::default(),
+    )
+    .unwrap();
+    assert!(!s.changed());
+    assert_eq!(kinds(&s, FindingKind::AlreadyAllowed), ["accept"]);
+}
+
+#[test]
+fn evidence_aggregates_across_arches() {
+    let mut a = obs("SCMP_ARCH_X86_64", "read", false, Action::Log, 5);
+    a.containers = 2;
+    a.first_seen = 10;
+    a.last_seen = 20;
+    let mut b = obs("SCMP_ARCH_X86", "read", true, Action::Log, 7);
+    b.containers = 3;
+    b.first_seen = 5;
+    b.last_seen = 15;
+    b.sample_comm = "other".to_string();
+    let e = Evidence::of([&a, &b]).unwrap();
+    assert_eq!(
+        (e.count, e.containers, e.first_seen, e.last_seen),
+        (12, 3, 5, 20)
+    );
+    assert_eq!(e.arches, ["SCMP_ARCH_X86", "SCMP_ARCH_X86_64"]);
+    assert!(!e.compat_only);
+    assert_eq!(e.sample_comm, "other");
+    assert!(Evidence::of([]).is_none());
+}
+
+#[test]
+fn generate_least_privilege() {
+    let observations = [
+        log64("read"),
+        log64("execve"),
+        obs("SCMP_ARCH_X86", "socketcall", true, Action::Log, 1),
+        obs("SCMP_ARCH_X86_64", "reboot", false, Action::Errno, 1),
+        obs("SCMP_ARCH_AARCH64", "openat", false, Action::Log, 1),
+        log64("999"),
+    ];
+    let g = generate(&observations, &GenerateOptions::default());
+    let spec = g.profile.spec();
+    assert_eq!(spec.default_action, "SCMP_ACT_ERRNO");
+    assert_eq!(spec.default_errno_ret, Some(1));
+    assert_eq!(
+        spec.architectures.clone().unwrap(),
+        [
+            "SCMP_ARCH_X86_64",
+            "SCMP_ARCH_X86",
+            "SCMP_ARCH_X32",
+            "SCMP_ARCH_AARCH64",
+            "SCMP_ARCH_ARM"
+        ]
+    );
+    assert_eq!(spec.rules().len(), 1);
+    assert_eq!(
+        spec.rules()[0].names.clone().unwrap(),
+        ["execve", "openat", "read", "socketcall"]
+    );
+    let k: Vec<(FindingKind, &str)> = g
+        .findings
+        .iter()
+        .map(|f| (f.kind, f.syscall.as_str()))
+        .collect();
+    assert_eq!(
+        k,
+        [
+            (FindingKind::Blocked, "reboot"),
+            (FindingKind::CompatOnly, "socketcall"),
+            (FindingKind::UnknownSyscall, "999"),
+        ]
+    );
+    // The text is serde_json's pretty form and reads back.
+    let text = g.profile.to_json();
+    assert!(text.starts_with("{\n  \"defaultAction\": \"SCMP_ACT_ERRNO\",\n  \"defaultErrnoRet\": 1,\n  \"architectures\": [\n    \"SCMP_ARCH_X86_64\","));
+    assert!(text.ends_with("}\n"));
+    assert_eq!(Profile::from_json(&text).unwrap().spec(), spec);
+
+    let g = generate(
+        &observations,
+        &GenerateOptions {
+            default_action: GenerateDefault::Log,
+            min_count: 2,
+        },
+    );
+    assert_eq!(g.profile.spec().default_action, "SCMP_ACT_LOG");
+    assert_eq!(g.profile.spec().default_errno_ret, None);
+    assert_eq!(
+        g.profile.spec().rules()[0].names.clone().unwrap(),
+        ["execve", "read"]
+    );
+    assert_eq!(
+        g.findings
+            .iter()
+            .filter(|f| f.kind == FindingKind::BelowMinCount)
+            .count(),
+        2
+    );
+    // Nothing observed: a profile with no allow entry.
+    let g = generate(&[], &GenerateOptions::default());
+    assert!(g.profile.spec().rules().is_empty());
+}
+
+/// A profile generated from the article's `ls -lisa` calls equals the article's profile's
+/// allow list.
+#[test]
+fn generate_from_the_article_calls() {
+    let lisa = p(LISA);
+    let observations: Vec<Observation> = allow_set(&lisa).iter().map(|n| log64(n)).collect();
+    let g = generate(&observations, &GenerateOptions::default());
+    assert_eq!(allow_set(&g.profile), allow_set(&lisa));
+}
+
+#[test]
+fn merge_unions_and_reports_conflicts() {
+    let m = merge(&[p(NO_OPT), p(LOG_DELTA)]).unwrap();
+    // no-opt allows nothing LOG-delta logs: the LOG entry stays, no syscall conflict.
+    assert_eq!(allow_set(&m.profile), allow_set(&p(NO_OPT)));
+    assert!(m.conflicts.is_empty(), "{:?}", m.conflicts);
+    assert_eq!(m.profile.spec().rules().len(), 2);
+
+    let m = merge(&[p(LISA), p(LOG_DELTA)]).unwrap();
+    assert_eq!(allow_set(&m.profile), allow_set(&p(LISA)));
+    let c: Vec<&str> = m
+        .conflicts
+        .iter()
+        .filter(|c| c.kind == ConflictKind::SyscallAction)
+        .filter_map(|c| c.syscall.as_deref())
+        .collect();
+    assert_eq!(c, SIX);
+    assert_eq!(
+        m.conflicts[0].detail,
+        "#0: \"SCMP_ACT_ALLOW\", #1: \"SCMP_ACT_LOG\""
+    );
+    // The LOG entry is gone: all its names are allowed.
+    assert_eq!(m.profile.spec().rules().len(), 1);
+
+    let m = merge(&[p(LISA), p(DEFAULT_LOG), p(DOCKER)]).unwrap();
+    let kinds: BTreeSet<ConflictKind> = m.conflicts.iter().map(|c| c.kind).collect();
+    assert!(kinds.contains(&ConflictKind::DefaultAction));
+    assert!(kinds.contains(&ConflictKind::DefaultErrnoRet));
+    assert!(kinds.contains(&ConflictKind::Architectures));
+    let spec = m.profile.spec();
+    assert_eq!(spec.default_action, "SCMP_ACT_ERRNO");
+    assert_eq!(
+        spec.architectures.clone().unwrap(),
+        ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"]
+    );
+    assert!(spec.arch_map.is_some());
+    // reboot: errno in DEFAULT_LOG, not allowed anywhere: kept as an errno entry.
+    assert!(spec
+        .rules()
+        .iter()
+        .any(|r| r.has_name("reboot") && r.action == "SCMP_ACT_ERRNO"));
+    // Every conditional entry of Docker's profile is kept.
+    let conditional = |prof: &Profile| -> Vec<crate::profile::SyscallRule> {
+        prof.spec()
+            .rules()
+            .iter()
+            .filter(|r| r.is_conditional())
+            .cloned()
+            .collect()
+    };
+    assert_eq!(conditional(&m.profile), conditional(&p(DOCKER)));
+    assert_eq!(m.profile.indent(), "  ");
+
+    assert_eq!(merge(&[]).unwrap_err(), MergeError::NoProfiles);
+}
+
+#[test]
+fn merging_one_profile_keeps_its_meaning() {
+    for text in [DOCKER, PODMAN, OLD_FORMAT, LISA] {
+        let orig = p(text);
+        let m = merge(std::slice::from_ref(&orig)).unwrap();
+        assert!(m.conflicts.is_empty(), "{:?}", m.conflicts);
+        assert_eq!(allow_set(&m.profile), allow_set(&orig));
+        assert_eq!(m.profile.spec().default_action, orig.spec().default_action);
+        assert_eq!(m.profile.spec().extra, orig.spec().extra);
+        assert_eq!(m.profile.indent(), orig.indent());
+        // Merging the result with itself again is stable.
+        let m2 = merge(&[m.profile.clone(), m.profile.clone()]).unwrap();
+        assert_eq!(m2.profile.to_json(), m.profile.to_json());
+    }
+}
