@@ -1,7 +1,7 @@
 //! Round trips of the fixture profiles: byte-identical JSON, lossless edits, and the
 //! Kubernetes SeccompProfile form.
 
-use rules::profile::{K8sSeccompProfile, Profile, SyscallRule};
+use rules::profile::{K8sSeccompProfile, Profile, SyscallArg, SyscallRule};
 use std::path::PathBuf;
 
 fn fixtures_dir() -> PathBuf {
@@ -150,22 +150,82 @@ fn edits_change_only_the_edited_lines() {
     }
 }
 
+/// What a rule means to libseccomp: names, action, errno, argument conditions.
+fn meaning(r: &SyscallRule) -> (Vec<String>, String, Option<u32>, Vec<SyscallArg>) {
+    (
+        r.all_names().map(str::to_string).collect(),
+        r.action.clone(),
+        r.errno_ret,
+        r.args.clone().unwrap_or_default(),
+    )
+}
+
 #[test]
 fn k8s_round_trip_is_semantic() {
     for (name, text) in fixtures() {
         let p = Profile::from_json(&text).unwrap();
-        let res = K8sSeccompProfile::from_profile(&p, "demo");
+        let (res, notes) = K8sSeccompProfile::from_profile(&p, "demo");
         let yaml = res.to_yaml().unwrap();
         assert!(yaml.contains("kind: SeccompProfile"), "{name}");
         assert!(yaml.contains("apiVersion: security-profiles-operator.x-k8s.io/v1beta1"));
         let back = K8sSeccompProfile::from_yaml(&yaml).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(back, res, "{name}");
         assert_eq!(back.metadata.name, "demo");
-        assert_eq!(&back.spec, p.spec(), "{name}");
         let json = back.to_profile();
-        assert_eq!(json.spec(), p.spec(), "{name}");
+        assert_eq!(json.spec(), &res.spec, "{name}");
         assert_eq!(
             Profile::from_json(&json.to_json()).unwrap().spec(),
-            p.spec()
+            &res.spec
         );
+
+        // Same meaning: default action, arches, and every entry without includes/excludes.
+        let spec = json.spec();
+        assert_eq!(spec.default_action, p.spec().default_action, "{name}");
+        assert_eq!(
+            spec.covered_arches().len(),
+            p.spec().covered_arches().len()
+                - notes
+                    .iter()
+                    .filter(|n| n.starts_with("architecture"))
+                    .count()
+        );
+        let kept: Vec<_> = p
+            .spec()
+            .rules()
+            .iter()
+            .filter(|r| {
+                r.includes.as_ref().is_none_or(|f| f.is_empty())
+                    && r.excludes.as_ref().is_none_or(|f| f.is_empty())
+            })
+            .map(meaning)
+            .collect();
+        let got: Vec<_> = spec.rules().iter().map(meaning).collect();
+        assert_eq!(got, kept, "{name}");
+        let dropped = p.spec().rules().len() - kept.len();
+        assert_eq!(
+            notes
+                .iter()
+                .filter(|n| n.contains("includes/excludes"))
+                .count(),
+            dropped,
+            "{name}: {notes:?}"
+        );
+        if name.starts_with("fedora") || name.starts_with("run.hello") {
+            assert!(notes.is_empty(), "{name}: {notes:?}");
+        }
     }
+    let (_, notes) = K8sSeccompProfile::from_profile(&load("podman-default.json"), "p");
+    assert!(
+        notes.iter().any(|n| n.contains("defaultErrnoRet 38")),
+        "{notes:?}"
+    );
+    assert!(
+        notes.iter().any(|n| n.contains("\"defaultErrno\"")),
+        "{notes:?}"
+    );
+    let (_, notes) = K8sSeccompProfile::from_profile(&load("docker-default.json"), "p");
+    assert!(
+        notes.iter().any(|n| n.contains("SCMP_ARCH_LOONGARCH64")),
+        "{notes:?}"
+    );
 }

@@ -74,7 +74,13 @@ pub struct SyscallRule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     pub action: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// A number in Docker/OCI profiles; the SPO resource writes it as a string, which is
+    /// read too.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "number_or_string"
+    )]
     pub errno_ret: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub args: Option<Vec<SyscallArg>>,
@@ -122,6 +128,25 @@ impl Filter {
             && self.arches.as_deref().unwrap_or_default().is_empty()
             && self.min_kernel.as_deref().unwrap_or_default().is_empty()
             && self.extra.values().all(value_is_empty)
+    }
+}
+
+/// An optional `u32` written as a number or as a string of digits.
+fn number_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum NumOrStr {
+        Num(u32),
+        Str(String),
+    }
+    match Option::<NumOrStr>::deserialize(d)? {
+        None => Ok(None),
+        Some(NumOrStr::Num(n)) => Ok(Some(n)),
+        Some(NumOrStr::Str(s)) => s
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom(format!("errnoRet {s:?} is not a number"))),
     }
 }
 
