@@ -15,7 +15,7 @@ pub use merge::{merge, Conflict, ConflictKind, MergeError, Merged};
 use crate::profile::{Profile, ProfileError, SyscallRule};
 use parsers::Action;
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Observed events, aggregated per (arch, syscall, action).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -273,12 +273,23 @@ pub fn suggest(
         by_name.entry(o.syscall.as_str()).or_default().push(o);
     }
 
+    // The entries naming each syscall, in order.
+    let mut index: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, r) in rules.iter().enumerate() {
+        for n in r.all_names() {
+            let v = index.entry(n).or_default();
+            if v.last() != Some(&i) {
+                v.push(i);
+            }
+        }
+    }
     let entries_where = |name: &str, pred: &dyn Fn(&SyscallRule) -> bool| -> Vec<usize> {
-        rules
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| r.has_name(name) && pred(r))
-            .map(|(i, _)| i)
+        index
+            .get(name)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|&i| pred(&rules[i]))
             .collect()
     };
 
