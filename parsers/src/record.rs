@@ -90,7 +90,9 @@ impl<'a> Value<'a> {
             Value::Quoted(raw)
         } else if raw == b"(null)" || raw == b"?" || raw.is_empty() {
             Value::Null
-        } else if raw.len() % 2 == 0 && raw.iter().all(|c| matches!(c, b'0'..=b'9' | b'A'..=b'F')) {
+        } else if raw.len().is_multiple_of(2)
+            && raw.iter().all(|c| matches!(c, b'0'..=b'9' | b'A'..=b'F'))
+        {
             Value::Hex(raw)
         } else {
             Value::Bare(raw)
@@ -112,7 +114,8 @@ impl<'a> Value<'a> {
 
     /// The decoded text, bytes that are not UTF-8 replaced (U+FFFD).
     pub fn text(&self) -> Option<String> {
-        self.decode().map(|b| String::from_utf8_lossy(&b).into_owned())
+        self.decode()
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
     }
 }
 
@@ -161,6 +164,9 @@ pub struct Record<'a> {
 }
 
 /// What one line or message holds.
+// The SECCOMP variant is the common one (85% of a busy audit.log): boxing it would add an
+// allocation per record to save stack space in the rare ones.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Parsed<'a> {
     /// A SECCOMP record.
@@ -211,7 +217,10 @@ pub struct ParseError {
 
 impl ParseError {
     fn new(kind: ErrorKind, input: &[u8]) -> ParseError {
-        ParseError { kind, input: input.to_vec() }
+        ParseError {
+            kind,
+            input: input.to_vec(),
+        }
     }
 
     /// A short, escaped excerpt of the input for logs and error output.
@@ -254,7 +263,7 @@ pub fn parse_netlink(msg_type: u16, payload: &[u8]) -> Result<Parsed<'_>, ParseE
         return Ok(Parsed::Other(RecordType::Number(msg_type.into())));
     }
     let payload = trim_eol(payload.strip_suffix(b"\0").unwrap_or(payload));
-    parse_after_type(payload, payload, None, true).map(Parsed::Seccomp)
+    parse_after_type(payload, payload, None).map(Parsed::Seccomp)
 }
 
 fn trim_eol(mut b: &[u8]) -> &[u8] {
@@ -273,15 +282,19 @@ fn parse_auditd<'a>(s: &'a [u8], whole: &'a [u8]) -> Result<Parsed<'a>, ParseErr
         node = Some(&rest[..end]);
         s = &rest[end + 1..];
     }
-    let rest = s.strip_prefix(b"type=").ok_or_else(|| ParseError::new(ErrorKind::BadHeader, whole))?;
+    let rest = s
+        .strip_prefix(b"type=")
+        .ok_or_else(|| ParseError::new(ErrorKind::BadHeader, whole))?;
     let end = memchr2(b' ', 0x1d, rest).unwrap_or(rest.len());
     let tname = &rest[..end];
     if !is_seccomp_type(tname) {
         return Ok(Parsed::Other(type_of(tname)));
     }
     let rest = &rest[end..];
-    let rest = rest.strip_prefix(b" msg=").ok_or_else(|| ParseError::new(ErrorKind::BadHeader, whole))?;
-    parse_after_type(rest, whole, node, true).map(Parsed::Seccomp)
+    let rest = rest
+        .strip_prefix(b" msg=")
+        .ok_or_else(|| ParseError::new(ErrorKind::BadHeader, whole))?;
+    parse_after_type(rest, whole, node).map(Parsed::Seccomp)
 }
 
 fn is_seccomp_type(t: &[u8]) -> bool {
@@ -310,19 +323,27 @@ fn parse_other_forms(line: &[u8]) -> Result<Parsed<'_>, ParseError> {
         if t != b"1326" {
             return Ok(Parsed::Other(type_of(t)));
         }
-        return parse_after_type(&rest[end + 1..], line, None, true).map(Parsed::Seccomp);
+        return parse_after_type(&rest[end + 1..], line, None).map(Parsed::Seccomp);
     }
     if let Some(i) = memmem::find(line, b"kauditd_printk_skb: ") {
         let rest = &line[i + b"kauditd_printk_skb: ".len()..];
         let end = memchr(b' ', rest).unwrap_or(rest.len());
         return match parse_u64(&rest[..end]) {
-            Some(n) if rest[end..].starts_with(b" callbacks suppressed") => Ok(Parsed::Suppressed(n)),
-            _ => Err(ParseError::new(ErrorKind::BadValue("kauditd_printk_skb"), line)),
+            Some(n) if rest[end..].starts_with(b" callbacks suppressed") => {
+                Ok(Parsed::Suppressed(n))
+            }
+            _ => Err(ParseError::new(
+                ErrorKind::BadValue("kauditd_printk_skb"),
+                line,
+            )),
         };
     }
     // audisp-syslog: `... audisp-syslog: [node=N ]type=SECCOMP msg=audit(...): ...`.
     if let Some(i) = find_token(line, b"type=") {
-        let start = match i.checked_sub(1).and_then(|j| rfind_token_before(line, j, b"node=")) {
+        let start = match i
+            .checked_sub(1)
+            .and_then(|j| rfind_token_before(line, j, b"node="))
+        {
             Some(n) => n,
             None => i,
         };
@@ -333,7 +354,10 @@ fn parse_other_forms(line: &[u8]) -> Result<Parsed<'_>, ParseError> {
     if let Some(i) = memmem::find(line, b"audit[") {
         let rest = &line[i + 6..];
         if let Some(close) = memchr(b']', rest) {
-            if close > 0 && rest[..close].iter().all(u8::is_ascii_digit) && rest[close..].starts_with(b"]: ") {
+            if close > 0
+                && rest[..close].iter().all(u8::is_ascii_digit)
+                && rest[close..].starts_with(b"]: ")
+            {
                 let rest = &rest[close + 3..];
                 let end = memchr(b' ', rest).unwrap_or(rest.len());
                 let t = &rest[..end];
@@ -368,12 +392,18 @@ fn find_token(s: &[u8], tok: &[u8]) -> Option<usize> {
 
 /// When the word just before position `space` (a space) is `node=NAME`, its start.
 fn rfind_token_before(s: &[u8], space: usize, tok: &[u8]) -> Option<usize> {
-    let word_start = s[..space].iter().rposition(|&c| c == b' ').map_or(0, |p| p + 1);
+    let word_start = s[..space]
+        .iter()
+        .rposition(|&c| c == b' ')
+        .map_or(0, |p| p + 1);
     s[word_start..space].starts_with(tok).then_some(word_start)
 }
 
-/// nom: `audit(SEC.MS:SERIAL):` returning (sec, ms, serial).
-fn header(i: &[u8]) -> IResult<&[u8], (&[u8], &[u8], &[u8])> {
+/// The digits of `audit(SEC.MS:SERIAL)`: (sec, ms, serial).
+type HeaderDigits<'a> = (&'a [u8], &'a [u8], &'a [u8]);
+
+/// nom: `audit(SEC.MS:SERIAL):` returning its digits.
+fn header(i: &[u8]) -> IResult<&[u8], HeaderDigits<'_>> {
     let digits = |i| take_while1(|c: u8| c.is_ascii_digit())(i);
     let (i, (sec, _, ms, _, serial)) = delimited(
         tag("audit("),
@@ -394,10 +424,11 @@ fn parse_after_type<'a>(
     s: &'a [u8],
     whole: &'a [u8],
     node: Option<&'a [u8]>,
-    _header_required: bool,
 ) -> Result<Record<'a>, ParseError> {
     let (rest, (sec, ms, serial)) = header(s).map_err(|_| {
-        let kind = if b"audit(".starts_with(&s[..s.len().min(6)]) || (s.starts_with(b"audit(") && memchr(b')', s).is_none()) {
+        let cut_short = (s.len() < 6 && b"audit(".starts_with(s))
+            || (s.starts_with(b"audit(") && memchr(b')', s).is_none());
+        let kind = if cut_short {
             ErrorKind::Truncated
         } else {
             ErrorKind::BadHeader
@@ -405,7 +436,9 @@ fn parse_after_type<'a>(
         ParseError::new(kind, whole)
     })?;
     let bad = || ParseError::new(ErrorKind::BadHeader, whole);
-    let sec = parse_u64(sec).filter(|&v| v <= i64::MAX as u64).ok_or_else(bad)? as i64;
+    let sec = parse_u64(sec)
+        .filter(|&v| v <= i64::MAX as u64)
+        .ok_or_else(bad)? as i64;
     let mut msv = parse_u64(ms).ok_or_else(bad)? as u32;
     // `audit(1.5:1)` would be 500 ms; the kernel always writes three digits.
     for _ in ms.len()..3 {
@@ -476,8 +509,9 @@ fn parse_fields<'a>(mut s: &'a [u8], whole: &'a [u8]) -> Result<Record<'a>, Pars
         };
         let key = &s[..eq];
         let after = &s[eq + 1..];
-        let (raw, quoted, rest, mut damaged_here) = if let Some(q) = after.strip_prefix(b"\"") {
-            let close = memchr(b'"', q).ok_or_else(|| ParseError::new(ErrorKind::Truncated, whole))?;
+        let (raw, quoted, rest, damaged_here) = if let Some(q) = after.strip_prefix(b"\"") {
+            let close =
+                memchr(b'"', q).ok_or_else(|| ParseError::new(ErrorKind::Truncated, whole))?;
             let rest = &q[close + 1..];
             let clean_end = rest.first().is_none_or(|&c| c == b' ' || c == 0x1d);
             (&q[..close], true, rest, !clean_end)
@@ -486,84 +520,20 @@ fn parse_fields<'a>(mut s: &'a [u8], whole: &'a [u8]) -> Result<Record<'a>, Pars
             let (v, d) = split_damage(&after[..end]);
             (v, false, &after[end..], d)
         };
-        // Fully upper-case keys are the enriched part when its 0x1d separator became a
-        // space (syslog): informative only, skipped.
-        let is_enriched = key.iter().all(|c| c.is_ascii_uppercase() || *c == b'_');
-        if !is_enriched {
-            let key = if key.iter().any(u8::is_ascii_uppercase) && key.len() <= lower.len() {
+        if !apply_field(&mut rec, &mut seen, key, raw, quoted, whole)? {
+            // Fully upper-case keys are the enriched part when its 0x1d separator became a
+            // space (syslog): informative only, skipped. Mixed case (`Auid=`, seen in the
+            // wild) is matched case-insensitively.
+            let enriched = key.iter().all(|c| c.is_ascii_uppercase() || *c == b'_');
+            let mut known = false;
+            if !enriched && key.len() <= lower.len() && key.iter().any(u8::is_ascii_uppercase) {
                 let l = &mut lower[..key.len()];
                 l.copy_from_slice(key);
                 l.make_ascii_lowercase();
-                &*l
-            } else {
-                key
-            };
-            let badv = |k: &'static str| ParseError::new(ErrorKind::BadValue(k), whole);
-            match key {
-                b"auid" => {
-                    seen.mark(0, "auid", whole)?;
-                    rec.auid = parse_id(raw).ok_or_else(|| badv("auid"))?;
-                }
-                b"uid" => {
-                    seen.mark(1, "uid", whole)?;
-                    rec.uid = Some(parse_u32(raw).ok_or_else(|| badv("uid"))?);
-                }
-                b"gid" => {
-                    seen.mark(2, "gid", whole)?;
-                    rec.gid = Some(parse_u32(raw).ok_or_else(|| badv("gid"))?);
-                }
-                b"ses" => {
-                    seen.mark(3, "ses", whole)?;
-                    rec.ses = parse_id(raw).ok_or_else(|| badv("ses"))?;
-                }
-                b"subj" => {
-                    seen.mark(4, "subj", whole)?;
-                    rec.subj = Some(Value::classify(raw, quoted));
-                }
-                b"pid" => {
-                    seen.mark(5, "pid", whole)?;
-                    rec.pid = parse_u32(raw).ok_or_else(|| badv("pid"))?;
-                }
-                b"comm" => {
-                    seen.mark(6, "comm", whole)?;
-                    rec.comm = Some(Value::classify(raw, quoted));
-                }
-                b"exe" => {
-                    seen.mark(7, "exe", whole)?;
-                    rec.exe = Some(Value::classify(raw, quoted));
-                }
-                b"sig" => {
-                    seen.mark(8, "sig", whole)?;
-                    rec.sig = Some(parse_i64(raw).and_then(|v| i32::try_from(v).ok()).ok_or_else(|| badv("sig"))?);
-                }
-                b"arch" => {
-                    seen.mark(9, "arch", whole)?;
-                    let h = raw.strip_prefix(b"0x").unwrap_or(raw);
-                    rec.arch = parse_hex(h).and_then(|v| u32::try_from(v).ok()).ok_or_else(|| badv("arch"))?;
-                }
-                b"syscall" => {
-                    seen.mark(10, "syscall", whole)?;
-                    rec.syscall = parse_i64(raw).ok_or_else(|| badv("syscall"))?;
-                }
-                b"compat" => {
-                    seen.mark(11, "compat", whole)?;
-                    rec.compat = Some(match raw {
-                        b"0" => false,
-                        b"1" => true,
-                        _ => return Err(badv("compat")),
-                    });
-                }
-                b"ip" => {
-                    seen.mark(12, "ip", whole)?;
-                    let h = raw.strip_prefix(b"0x").ok_or_else(|| badv("ip"))?;
-                    rec.ip = Some(parse_hex(h).ok_or_else(|| badv("ip"))?);
-                }
-                b"code" => {
-                    seen.mark(13, "code", whole)?;
-                    let h = raw.strip_prefix(b"0x").ok_or_else(|| badv("code"))?;
-                    rec.code = parse_hex(h).and_then(|v| u32::try_from(v).ok()).ok_or_else(|| badv("code"))?;
-                }
-                _ => rec.unknown.push((&s[..eq], raw)),
+                known = apply_field(&mut rec, &mut seen, l, raw, quoted, whole)?;
+            }
+            if !enriched && !known {
+                rec.unknown.push((key, raw));
             }
         }
         if damaged_here {
@@ -571,17 +541,11 @@ fn parse_fields<'a>(mut s: &'a [u8], whole: &'a [u8]) -> Result<Record<'a>, Pars
             break;
         }
         s = rest;
-        damaged_here = false;
-        let _ = damaged_here;
     }
     for (bit, name) in [(9, "arch"), (10, "syscall"), (13, "code"), (5, "pid")] {
         if seen.0 & (1 << bit) == 0 {
-            let kind = if rec.damaged || seen.0 == 0 {
-                if seen.0 == 0 {
-                    ErrorKind::Truncated
-                } else {
-                    ErrorKind::MissingField(name)
-                }
+            let kind = if seen.0 == 0 {
+                ErrorKind::Truncated
             } else {
                 ErrorKind::MissingField(name)
             };
@@ -589,6 +553,93 @@ fn parse_fields<'a>(mut s: &'a [u8], whole: &'a [u8]) -> Result<Record<'a>, Pars
         }
     }
     Ok(rec)
+}
+
+/// Stores one known field; `Ok(false)` when `key` is not a field this parser knows.
+fn apply_field<'a>(
+    rec: &mut Record<'a>,
+    seen: &mut Seen,
+    key: &[u8],
+    raw: &'a [u8],
+    quoted: bool,
+    whole: &[u8],
+) -> Result<bool, ParseError> {
+    let badv = |k: &'static str| ParseError::new(ErrorKind::BadValue(k), whole);
+    match key {
+        b"auid" => {
+            seen.mark(0, "auid", whole)?;
+            rec.auid = parse_id(raw).ok_or_else(|| badv("auid"))?;
+        }
+        b"uid" => {
+            seen.mark(1, "uid", whole)?;
+            rec.uid = Some(parse_u32(raw).ok_or_else(|| badv("uid"))?);
+        }
+        b"gid" => {
+            seen.mark(2, "gid", whole)?;
+            rec.gid = Some(parse_u32(raw).ok_or_else(|| badv("gid"))?);
+        }
+        b"ses" => {
+            seen.mark(3, "ses", whole)?;
+            rec.ses = parse_id(raw).ok_or_else(|| badv("ses"))?;
+        }
+        b"subj" => {
+            seen.mark(4, "subj", whole)?;
+            rec.subj = Some(Value::classify(raw, quoted));
+        }
+        b"pid" => {
+            seen.mark(5, "pid", whole)?;
+            rec.pid = parse_u32(raw).ok_or_else(|| badv("pid"))?;
+        }
+        b"comm" => {
+            seen.mark(6, "comm", whole)?;
+            rec.comm = Some(Value::classify(raw, quoted));
+        }
+        b"exe" => {
+            seen.mark(7, "exe", whole)?;
+            rec.exe = Some(Value::classify(raw, quoted));
+        }
+        b"sig" => {
+            seen.mark(8, "sig", whole)?;
+            rec.sig = Some(
+                parse_i64(raw)
+                    .and_then(|v| i32::try_from(v).ok())
+                    .ok_or_else(|| badv("sig"))?,
+            );
+        }
+        b"arch" => {
+            seen.mark(9, "arch", whole)?;
+            let h = raw.strip_prefix(b"0x").unwrap_or(raw);
+            rec.arch = parse_hex(h)
+                .and_then(|v| u32::try_from(v).ok())
+                .ok_or_else(|| badv("arch"))?;
+        }
+        b"syscall" => {
+            seen.mark(10, "syscall", whole)?;
+            rec.syscall = parse_i64(raw).ok_or_else(|| badv("syscall"))?;
+        }
+        b"compat" => {
+            seen.mark(11, "compat", whole)?;
+            rec.compat = Some(match raw {
+                b"0" => false,
+                b"1" => true,
+                _ => return Err(badv("compat")),
+            });
+        }
+        b"ip" => {
+            seen.mark(12, "ip", whole)?;
+            let h = raw.strip_prefix(b"0x").ok_or_else(|| badv("ip"))?;
+            rec.ip = Some(parse_hex(h).ok_or_else(|| badv("ip"))?);
+        }
+        b"code" => {
+            seen.mark(13, "code", whole)?;
+            let h = raw.strip_prefix(b"0x").ok_or_else(|| badv("code"))?;
+            rec.code = parse_hex(h)
+                .and_then(|v| u32::try_from(v).ok())
+                .ok_or_else(|| badv("code"))?;
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
 }
 
 /// An unquoted value that contains `=` was glued to the next field when the 0x1d
@@ -695,7 +746,10 @@ mod tests {
         assert_eq!(p, Parsed::Other(RecordType::Name(b"SYSCALL")));
         let p = parse_netlink(1300, b"audit(1.000:1): arch=c000003e").unwrap();
         assert_eq!(p, Parsed::Other(RecordType::Number(1300)));
-        assert_eq!(parse_line(b"type=UNKNOWN[1334] msg=audit(1.0:2): x=1").unwrap(), Parsed::Other(RecordType::Number(1334)));
+        assert_eq!(
+            parse_line(b"type=UNKNOWN[1334] msg=audit(1.0:2): x=1").unwrap(),
+            Parsed::Other(RecordType::Number(1334))
+        );
     }
 
     #[test]
@@ -708,9 +762,13 @@ mod tests {
 
     #[test]
     fn duplicated_and_missing_keys_are_errors() {
-        let e = parse_line(b"type=SECCOMP msg=audit(1.000:1): pid=1 pid=2 arch=c000003e syscall=1 code=0x0").unwrap_err();
+        let e = parse_line(
+            b"type=SECCOMP msg=audit(1.000:1): pid=1 pid=2 arch=c000003e syscall=1 code=0x0",
+        )
+        .unwrap_err();
         assert_eq!(e.kind, ErrorKind::DuplicateField("pid"));
-        let e = parse_line(b"type=SECCOMP msg=audit(1.000:1): pid=1 arch=c000003e code=0x0").unwrap_err();
+        let e = parse_line(b"type=SECCOMP msg=audit(1.000:1): pid=1 arch=c000003e code=0x0")
+            .unwrap_err();
         assert_eq!(e.kind, ErrorKind::MissingField("syscall"));
         assert!(e.input.starts_with(b"type=SECCOMP"));
     }
@@ -731,19 +789,33 @@ mod tests {
         assert!(r.damaged);
         assert_eq!(r.code, 0x7ffc0000);
         assert_eq!(r.auid, Some(1000));
-        assert_eq!(r.subj, Some(Value::Bare(b"system_u:system_r:container_t:s0:c390,c427")));
+        assert_eq!(
+            r.subj,
+            Some(Value::Bare(b"system_u:system_r:container_t:s0:c390,c427"))
+        );
     }
 
     #[test]
     fn kernel_log_forms() {
         let tail = b"audit: type=1326 audit(1795997034.781:4620775): auid=4294967295 uid=0 gid=0 ses=4294967295 pid=23321 comm=\"act\" exe=\"/a\" sig=0 arch=c000003e syscall=110 compat=0 ip=0x7feae76e0829 code=0x7ffc0000";
-        for prefix in [&b""[..], b"[ 3023.685996] ", b"5,571,3023685996,-;", b"2026-11-30T00:03:54.781+00:00 host kernel: "] {
+        for prefix in [
+            &b""[..],
+            b"[ 3023.685996] ",
+            b"5,571,3023685996,-;",
+            b"2026-11-30T00:03:54.781+00:00 host kernel: ",
+        ] {
             let l = [prefix, &tail[..]].concat();
             let r = seccomp(parse_line(&l).unwrap());
             assert_eq!((r.serial, r.pid), (Some(4620775), 23321));
         }
-        assert_eq!(parse_line(b"[ 3023.305635] kauditd_printk_skb: 107 callbacks suppressed").unwrap(), Parsed::Suppressed(107));
-        assert_eq!(parse_line(b"[ 1.0] usb 1-1: new device").unwrap(), Parsed::NotAudit);
+        assert_eq!(
+            parse_line(b"[ 3023.305635] kauditd_printk_skb: 107 callbacks suppressed").unwrap(),
+            Parsed::Suppressed(107)
+        );
+        assert_eq!(
+            parse_line(b"[ 1.0] usb 1-1: new device").unwrap(),
+            Parsed::NotAudit
+        );
     }
 
     #[test]
@@ -751,10 +823,19 @@ mod tests {
         let l = b"Nov 30 00:03:54 host audisp-syslog: node=web1 type=SECCOMP msg=audit(1795997034.781:4620775): auid=1000 uid=0 gid=0 ses=2 pid=9 comm=\"ls\" exe=\"/usr/bin/ls\" sig=0 arch=c000003e syscall=110 compat=0 ip=0x1 code=0x7ffc0000 AUID=\"bob\" UID=\"root\" GID=\"root\" ARCH=x86_64 SYSCALL=getppid";
         let r = seccomp(parse_line(l).unwrap());
         assert_eq!(r.node, Some(&b"web1"[..]));
-        assert_eq!((r.serial, r.auid, r.syscall), (Some(4620775), Some(1000), 110));
-        assert!(r.unknown.is_empty(), "enriched fields are not unknown fields");
+        assert_eq!(
+            (r.serial, r.auid, r.syscall),
+            (Some(4620775), Some(1000), 110)
+        );
+        assert!(
+            r.unknown.is_empty(),
+            "enriched fields are not unknown fields"
+        );
         let j = b"2026-11-30T00:03:54+0000 host audit[2141]: SECCOMP auid=0 uid=0 gid=0 ses=1 pid=2141 comm=\"x\" exe=\"/x\" sig=0 arch=c000003e syscall=1 compat=0 ip=0x1 code=0x50000";
         let r = seccomp(parse_line(j).unwrap());
-        assert_eq!((r.time_sec, r.serial, r.pid), (Some(1795997034), None, 2141));
+        assert_eq!(
+            (r.time_sec, r.serial, r.pid),
+            (Some(1795997034), None, 2141)
+        );
     }
 }
