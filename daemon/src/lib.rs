@@ -6,7 +6,9 @@
 pub mod alerts;
 pub mod cli;
 pub mod config;
+pub mod http;
 pub mod lines;
 pub mod metrics;
 pub mod parse_cmd;
 pub mod pipeline;
+pub mod sd_notify;

@@ -164,6 +164,23 @@ impl Metrics {
         "other"
     }
 
+    /// Creates the series of the bounded label sets at zero, so that dashboards and alert
+    /// rules see 0 rather than no data: every loss cause, parse errors and skipped records
+    /// of every source, reload outcomes. `source_up` is left to the sources (a source that
+    /// is not configured must not look down). Call once at start-up.
+    pub fn init_series(&self) {
+        for cause in ["enobufs", "kernel_lost", "kmsg_suppressed", "tail"] {
+            self.lost.with_label_values(&[cause]);
+        }
+        for s in crate::pipeline::SourceKind::ALL {
+            self.parse_errors.with_label_values(&[s.as_str()]);
+            self.skipped_records.with_label_values(&[s.as_str()]);
+        }
+        for outcome in ["ok", "error"] {
+            self.reloads.with_label_values(&[outcome]);
+        }
+    }
+
     /// The text exposition of every metric.
     pub fn render(&self) -> String {
         let mut buf = Vec::new();
