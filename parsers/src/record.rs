@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use memchr::{memchr, memchr2, memchr3, memmem};
+use memchr::{memchr, memchr2, memmem};
 use nom::bytes::complete::{tag, take_while1, take_while_m_n};
 use nom::character::complete::char as nchar;
 use nom::sequence::{delimited, tuple};
@@ -216,6 +216,7 @@ pub struct ParseError {
 }
 
 impl ParseError {
+    #[cold]
     fn new(kind: ErrorKind, input: &[u8]) -> ParseError {
         ParseError {
             kind,
@@ -458,13 +459,20 @@ fn parse_after_type<'a>(
 struct Seen(u32);
 
 impl Seen {
+    #[inline(always)]
     fn mark(&mut self, bit: u32, name: &'static str, whole: &[u8]) -> Result<(), ParseError> {
         if self.0 & (1 << bit) != 0 {
-            return Err(ParseError::new(ErrorKind::DuplicateField(name), whole));
+            return Err(duplicate(name, whole));
         }
         self.0 |= 1 << bit;
         Ok(())
     }
+}
+
+#[cold]
+#[inline(never)]
+fn duplicate(name: &'static str, whole: &[u8]) -> ParseError {
+    ParseError::new(ErrorKind::DuplicateField(name), whole)
 }
 
 /// The fields after the header: `key=value` separated by spaces; the raw part ends at
@@ -502,7 +510,12 @@ fn parse_fields<'a>(mut s: &'a [u8], whole: &'a [u8]) -> Result<Record<'a>, Pars
         if s.is_empty() || s[0] == 0x1d {
             break;
         }
-        let Some(eq) = memchr3(b'=', b' ', 0x1d, s).filter(|&i| s[i] == b'=') else {
+        // Keys and most values are a few bytes long: a plain loop beats memchr's set-up.
+        let Some(eq) = s
+            .iter()
+            .position(|&c| c == b'=' || c == b' ' || c == 0x1d)
+            .filter(|&i| s[i] == b'=')
+        else {
             // A word without `=`: not something the kernel writes. Keep what we have.
             rec.damaged = true;
             break;
@@ -516,8 +529,20 @@ fn parse_fields<'a>(mut s: &'a [u8], whole: &'a [u8]) -> Result<Record<'a>, Pars
             let clean_end = rest.first().is_none_or(|&c| c == b' ' || c == 0x1d);
             (&q[..close], true, rest, !clean_end)
         } else {
-            let end = memchr2(b' ', 0x1d, after).unwrap_or(after.len());
-            let (v, d) = split_damage(&after[..end]);
+            let mut end = after.len();
+            let mut glued = false;
+            for (i, &c) in after.iter().enumerate() {
+                if c == b' ' || c == 0x1d {
+                    end = i;
+                    break;
+                }
+                glued |= c == b'=';
+            }
+            let (v, d) = if glued {
+                split_damage(&after[..end])
+            } else {
+                (&after[..end], false)
+            };
             (v, false, &after[end..], d)
         };
         if !apply_field(&mut rec, &mut seen, key, raw, quoted, whole)? {
