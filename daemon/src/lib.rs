@@ -12,3 +12,4 @@ pub mod metrics;
 pub mod parse_cmd;
 pub mod pipeline;
 pub mod sd_notify;
+pub mod sources;
