@@ -11,5 +11,6 @@ pub mod lines;
 pub mod metrics;
 pub mod parse_cmd;
 pub mod pipeline;
+pub mod sandbox;
 pub mod sd_notify;
 pub mod sources;
