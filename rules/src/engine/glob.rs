@@ -1,0 +1,309 @@
+//! Shell-style globs for rule conditions on workloads, container names, namespaces, images,
+//! executables and commands: `*` (any run of characters, `/` included), `?` (one
+//! character), `[abc]`, `[a-z]`, `[!a-z]` (one character of, or not of, a class) and `\x`
+//! (a literal `x`). A glob matches the whole string.
+
+use std::fmt;
+
+/// Why a glob is invalid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GlobError {
+    #[error("unclosed character class `[` at offset {0}")]
+    UnclosedClass(usize),
+    #[error("empty character class at offset {0}")]
+    EmptyClass(usize),
+    #[error("reversed range {0}-{1} in a character class")]
+    ReversedRange(char, char),
+    #[error("trailing backslash")]
+    TrailingEscape,
+    #[error("empty glob")]
+    Empty,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Tok {
+    Lit(String),
+    One,
+    Star,
+    Class {
+        negated: bool,
+        ranges: Vec<(char, char)>,
+    },
+}
+
+/// How a glob is matched: the common shapes without the general matcher.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Shape {
+    Exact(String),
+    Prefix(String),
+    Suffix(String),
+    Contains(String),
+    Any,
+    General(Vec<Tok>),
+}
+
+/// A compiled glob.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Glob {
+    text: String,
+    shape: Shape,
+}
+
+impl fmt::Debug for Glob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Glob({:?})", self.text)
+    }
+}
+
+impl fmt::Display for Glob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl Glob {
+    /// Compiles `pattern`.
+    pub fn new(pattern: &str) -> Result<Glob, GlobError> {
+        if pattern.is_empty() {
+            return Err(GlobError::Empty);
+        }
+        let toks = tokenize(pattern)?;
+        let shape = shape_of(toks);
+        Ok(Glob {
+            text: pattern.to_string(),
+            shape,
+        })
+    }
+
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// True when the glob matches all of `s`.
+    pub fn matches(&self, s: &str) -> bool {
+        match &self.shape {
+            Shape::Exact(l) => s == l,
+            Shape::Prefix(p) => s.starts_with(p.as_str()),
+            Shape::Suffix(p) => s.ends_with(p.as_str()),
+            Shape::Contains(p) => s.contains(p.as_str()),
+            Shape::Any => true,
+            Shape::General(toks) => general_match(toks, s),
+        }
+    }
+}
+
+fn tokenize(p: &str) -> Result<Vec<Tok>, GlobError> {
+    let mut toks: Vec<Tok> = Vec::new();
+    let mut lit = String::new();
+    let mut it = p.char_indices().peekable();
+    let flush = |lit: &mut String, toks: &mut Vec<Tok>| {
+        if !lit.is_empty() {
+            toks.push(Tok::Lit(std::mem::take(lit)));
+        }
+    };
+    while let Some((i, c)) = it.next() {
+        match c {
+            '*' => {
+                flush(&mut lit, &mut toks);
+                if toks.last() != Some(&Tok::Star) {
+                    toks.push(Tok::Star);
+                }
+            }
+            '?' => {
+                flush(&mut lit, &mut toks);
+                toks.push(Tok::One);
+            }
+            '\\' => match it.next() {
+                Some((_, e)) => lit.push(e),
+                None => return Err(GlobError::TrailingEscape),
+            },
+            '[' => {
+                flush(&mut lit, &mut toks);
+                let mut negated = false;
+                if matches!(it.peek(), Some((_, '!' | '^'))) {
+                    negated = true;
+                    it.next();
+                }
+                let mut ranges = Vec::new();
+                let mut closed = false;
+                let mut first = true;
+                while let Some((_, c)) = it.next() {
+                    // `]` first in the class is a literal.
+                    if c == ']' && !first {
+                        closed = true;
+                        break;
+                    }
+                    first = false;
+                    let lo = if c == '\\' {
+                        it.next().map(|(_, e)| e).ok_or(GlobError::TrailingEscape)?
+                    } else {
+                        c
+                    };
+                    let is_range = matches!(it.peek(), Some((_, '-'))) && {
+                        let mut look = it.clone();
+                        look.next();
+                        matches!(look.peek(), Some((_, c)) if *c != ']')
+                    };
+                    if is_range {
+                        it.next();
+                        let (_, hi) = it.next().ok_or(GlobError::UnclosedClass(i))?;
+                        let hi = if hi == '\\' {
+                            it.next().map(|(_, e)| e).ok_or(GlobError::TrailingEscape)?
+                        } else {
+                            hi
+                        };
+                        if hi < lo {
+                            return Err(GlobError::ReversedRange(lo, hi));
+                        }
+                        ranges.push((lo, hi));
+                    } else {
+                        ranges.push((lo, lo));
+                    }
+                }
+                if !closed {
+                    return Err(GlobError::UnclosedClass(i));
+                }
+                if ranges.is_empty() {
+                    return Err(GlobError::EmptyClass(i));
+                }
+                toks.push(Tok::Class { negated, ranges });
+            }
+            c => lit.push(c),
+        }
+    }
+    flush(&mut lit, &mut toks);
+    Ok(toks)
+}
+
+fn shape_of(toks: Vec<Tok>) -> Shape {
+    match toks.as_slice() {
+        [] => Shape::Exact(String::new()),
+        [Tok::Lit(l)] => Shape::Exact(l.clone()),
+        [Tok::Star] => Shape::Any,
+        [Tok::Lit(l), Tok::Star] => Shape::Prefix(l.clone()),
+        [Tok::Star, Tok::Lit(l)] => Shape::Suffix(l.clone()),
+        [Tok::Star, Tok::Lit(l), Tok::Star] => Shape::Contains(l.clone()),
+        _ => Shape::General(toks),
+    }
+}
+
+fn tok_match_one(t: &Tok, c: char) -> bool {
+    match t {
+        Tok::One => true,
+        Tok::Class { negated, ranges } => {
+            ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi) != *negated
+        }
+        _ => false,
+    }
+}
+
+/// Iterative wildcard matching with backtracking to the last star (linear in practice).
+fn general_match(toks: &[Tok], s: &str) -> bool {
+    let mut ti = 0usize;
+    let mut si = 0usize;
+    let mut star: Option<(usize, usize)> = None;
+    loop {
+        if ti < toks.len() {
+            match &toks[ti] {
+                Tok::Star => {
+                    star = Some((ti, si));
+                    ti += 1;
+                    continue;
+                }
+                Tok::Lit(l) => {
+                    if s[si..].starts_with(l.as_str()) {
+                        si += l.len();
+                        ti += 1;
+                        continue;
+                    }
+                }
+                t => {
+                    if let Some(c) = s[si..].chars().next() {
+                        if tok_match_one(t, c) {
+                            si += c.len_utf8();
+                            ti += 1;
+                            continue;
+                        }
+                    }
+                }
+            }
+        } else if si == s.len() {
+            return true;
+        }
+        // Mismatch: let the last star eat one more character.
+        match star {
+            Some((st, ss)) => match s[ss..].chars().next() {
+                Some(c) => {
+                    let ss = ss + c.len_utf8();
+                    star = Some((st, ss));
+                    ti = st + 1;
+                    si = ss;
+                }
+                None => return false,
+            },
+            None => return false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(p: &str, s: &str) -> bool {
+        Glob::new(p).unwrap().matches(s)
+    }
+
+    #[test]
+    fn shapes_and_general_matching() {
+        assert!(m("nginx", "nginx"));
+        assert!(!m("nginx", "nginx2"));
+        assert!(m("k8s:prod/*", "k8s:prod/cart/api"));
+        assert!(!m("k8s:prod/*", "k8s:dev/cart/api"));
+        assert!(m("*/api", "k8s:prod/cart/api"));
+        assert!(m("*cart*", "k8s:prod/cart/api"));
+        assert!(m("*", ""));
+        assert!(m("k8s:*/cart/*", "k8s:prod/cart/api"));
+        assert!(!m("k8s:*/cart/*", "k8s:prod/carts"));
+        assert!(m("web-?", "web-1"));
+        assert!(!m("web-?", "web-10"));
+        assert!(m("web-[0-9]", "web-7"));
+        assert!(!m("web-[!0-9]", "web-7"));
+        assert!(m("web-[!0-9]", "web-x"));
+        assert!(m("a\\*b", "a*b"));
+        assert!(!m("a\\*b", "axb"));
+        assert!(m("[]]x", "]x"));
+        assert!(m("*a*b*c", "xxaxxbxxc"));
+        assert!(!m("*a*b*c", "xxaxxbxx"));
+        assert!(m("é?", "éü"), "? is one character, not one byte");
+        assert!(m("[a-]", "-"));
+    }
+
+    #[test]
+    fn bad_globs_are_errors() {
+        assert_eq!(Glob::new("web-[0-9"), Err(GlobError::UnclosedClass(4)));
+        assert_eq!(Glob::new("x\\"), Err(GlobError::TrailingEscape));
+        assert_eq!(Glob::new("[z-a]"), Err(GlobError::ReversedRange('z', 'a')));
+        assert_eq!(Glob::new(""), Err(GlobError::Empty));
+        assert_eq!(Glob::new("[!]"), Err(GlobError::UnclosedClass(0)));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_literal_matches_itself_only(s in "[a-z/:.-]{0,12}", t in "[a-z/:.-]{0,12}") {
+            let g = Glob::new(&format!("{s}x")).unwrap();
+            let same = format!("{s}x");
+            let other = format!("{t}x");
+            proptest::prop_assert!(g.matches(&same));
+            proptest::prop_assert_eq!(g.matches(&other), s == t);
+        }
+
+        #[test]
+        fn star_between_parts(a in "[a-z]{0,5}", mid in "[a-z/]{0,8}", b in "[a-z]{0,5}") {
+            let g = Glob::new(&format!("{a}*{b}")).unwrap();
+            let text = format!("{a}{mid}{b}");
+            proptest::prop_assert!(g.matches(&text));
+        }
+    }
+}
