@@ -23,8 +23,12 @@ pub struct Args {
 /// Counts of what a parse saw.
 #[derive(Debug, Default)]
 pub struct Stats {
+    /// SECCOMP records turned into events.
+    pub seccomp: u64,
+    /// Other record types, by name.
     pub by_type: BTreeMap<String, u64>,
-    pub by_action: BTreeMap<String, u64>,
+    /// SECCOMP records by action.
+    pub actions: BTreeMap<parsers::Action, u64>,
     pub not_audit: u64,
     pub suppressed: u64,
     pub errors: u64,
@@ -36,13 +40,17 @@ impl Stats {
     const MAX_SAMPLES: usize = 20;
 
     fn print(&self, w: &mut dyn Write) -> io::Result<()> {
+        let mut types = self.by_type.clone();
+        if self.seccomp > 0 {
+            types.insert("SECCOMP".into(), self.seccomp);
+        }
         writeln!(w, "record types:")?;
-        for (t, n) in &self.by_type {
-            writeln!(w, "  {t:<16} {n}")?;
+        for (t, n) in &types {
+            writeln!(w, "  {:<16} {n}", parsers::escape::escape(t))?;
         }
         writeln!(w, "SECCOMP actions:")?;
-        for (a, n) in &self.by_action {
-            writeln!(w, "  {a:<22} {n}")?;
+        for (a, n) in &self.actions {
+            writeln!(w, "  {:<22} {n}", a.to_string())?;
         }
         writeln!(w, "non-audit lines: {}", self.not_audit)?;
         if self.suppressed > 0 {
@@ -108,8 +116,8 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             match parse_line(line) {
                 Ok(Parsed::Seccomp(r)) => match Event::from_record(&r) {
                     Ok(ev) => {
-                        *stats.by_type.entry("SECCOMP".into()).or_default() += 1;
-                        *stats.by_action.entry(ev.action().to_string()).or_default() += 1;
+                        stats.seccomp += 1;
+                        *stats.actions.entry(ev.action()).or_default() += 1;
                         buf.clear();
                         ev.write_json(&mut buf);
                         buf.push(b'\n');
@@ -127,7 +135,15 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                         }
                     }
                 },
-                Ok(Parsed::Other(t)) => *stats.by_type.entry(t.name().into_owned()).or_default() += 1,
+                Ok(Parsed::Other(t)) => {
+                    let name = t.name();
+                    match stats.by_type.get_mut(name.as_ref()) {
+                        Some(n) => *n += 1,
+                        None => {
+                            stats.by_type.insert(name.into_owned(), 1);
+                        }
+                    }
+                }
                 Ok(Parsed::Suppressed(n)) => stats.suppressed += n,
                 Ok(Parsed::NotAudit) => stats.not_audit += 1,
                 Err(e) => {

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Parse benchmark, side by side in one run on the same corpus:
+#   parse-to-struct (one core, in-process: cargo bench -p parsers),
+#   `seccomp-watch parse FILE >/dev/null`, `grep -c type=SECCOMP FILE`,
+#   `ausearch -m SECCOMP --format raw -if FILE`.
+# usage: bench/run-parse-bench.sh [FILE]   (default bench/corpus-1m.log, generated if missing)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+FILE=$(realpath -m "${1:-bench/corpus-1m.log}")
+[ -f "$FILE" ] || python3 bench/gen-audit-log.py 1000000 "$FILE"
+LINES=$(wc -l < "$FILE")
+cargo build -q --release -p seccomp-watch
+BIN=target/release/seccomp-watch
+
+measure() { # name, command...
+  local name=$1; shift
+  local out
+  out=$( { /usr/bin/time -f '%e %M' "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1 )
+  local secs=${out% *} rss=${out#* }
+  awk -v n="$name" -v s="$secs" -v r="$rss" -v l="$LINES" \
+    'BEGIN { printf "%-40s %7.2f s  %8.2f M lines/s  peak RSS %6.1f MB\n", n, s, (s > 0 ? l / s / 1e6 : 0), r / 1024 }'
+}
+
+echo "corpus: $FILE ($LINES lines, $(du -h "$FILE" | cut -f1))"
+cargo bench -q -p parsers -- "$FILE" 2>/dev/null | grep -E 'round 2|JSON' | sed 's/^/in-process  /'
+measure "seccomp-watch parse FILE >/dev/null" "$BIN" parse "$FILE"
+measure "grep -c type=SECCOMP FILE" grep -c type=SECCOMP "$FILE"
+if command -v ausearch >/dev/null; then
+  measure "ausearch -m SECCOMP --format raw -if FILE" ausearch -m SECCOMP --format raw -if "$FILE"
+fi
