@@ -1,6 +1,7 @@
 //! Command-line parsing (clap) and dispatch to the commands.
 
 use crate::parse_cmd;
+use crate::profile_cmd;
 
 use clap::{Parser, Subcommand};
 
@@ -17,6 +18,14 @@ pub struct Cli {
 pub enum Command {
     /// Parse audit records (audit.log, kernel log, syslog) to JSON events, one a line.
     Parse(parse_cmd::Args),
+    /// Suggest profile changes from the stored evidence of a workload, container or pod.
+    Suggest(profile_cmd::suggest::Args),
+    /// Generate a least-privilege profile from the stored evidence of a selection.
+    Generate(profile_cmd::generate::Args),
+    /// Run a command under a logging seccomp filter and write the profile it needs.
+    Record(profile_cmd::record::Args),
+    /// Merge profiles: the union of their allow lists, conflicts reported.
+    Merge(profile_cmd::merge::Args),
 }
 
 fn init_tracing() {
@@ -30,6 +39,10 @@ pub fn main() {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Parse(a) => parse_cmd::run(a),
+        Command::Suggest(a) => profile_cmd::suggest::run(a),
+        Command::Generate(a) => profile_cmd::generate::run(a),
+        Command::Record(a) => profile_cmd::record::run(a),
+        Command::Merge(a) => profile_cmd::merge::run(a),
     };
     match code {
         Ok(c) => std::process::exit(c),

@@ -11,6 +11,7 @@ pub mod lines;
 pub mod metrics;
 pub mod parse_cmd;
 pub mod pipeline;
+pub mod profile_cmd;
 pub mod sandbox;
 pub mod sd_notify;
 pub mod sources;

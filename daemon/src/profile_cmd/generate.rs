@@ -1,0 +1,160 @@
+//! `seccomp-watch generate`: a least-privilege profile from the stored evidence of a
+//! selection, across all its containers (see [`rules::suggest::generate`]).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use parsers::escape::escape;
+use rules::suggest::{generate, GenerateOptions, Observation};
+
+use super::record::DefaultAction;
+use super::{k8s_name, output, render_profile, write_file, ProfileFormat, SelectionArgs};
+
+/// Arguments of `seccomp-watch generate`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    /// The profile's default action.
+    #[arg(long, value_enum, default_value = "errno")]
+    pub default_action: DefaultAction,
+    /// Leave out calls seen fewer times than this.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub min_count: u64,
+    /// The profile's format.
+    #[arg(long, value_enum, default_value = "json")]
+    pub format: ProfileFormat,
+    /// Write the profile to FILE instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// The report (stderr) and the profile text of `generate` over `observations`.
+pub fn report(args: &Args, observations: &[Observation]) -> anyhow::Result<(String, String)> {
+    if observations.is_empty() {
+        anyhow::bail!("no SECCOMP events for this selection: nothing to generate from");
+    }
+    let opts = GenerateOptions {
+        default_action: args.default_action.into(),
+        min_count: args.min_count,
+    };
+    let g = generate(observations, &opts);
+    let mut human = format!("Evidence ({} row(s)):\n", observations.len());
+    human.push_str(&output::evidence_table(observations));
+    if !g.findings.is_empty() {
+        human.push_str("\nLeft out or noted:\n");
+        human.push_str(&output::findings_text(&g.findings));
+    }
+    let allowed: usize = g
+        .profile
+        .spec()
+        .rules()
+        .iter()
+        .map(|r| r.all_names().count())
+        .sum();
+    human.push_str(&format!("\n{allowed} syscall(s) allowed\n"));
+    let name = args
+        .output
+        .as_deref()
+        .and_then(Path::file_stem)
+        .map(|s| k8s_name(&s.to_string_lossy()))
+        .or_else(|| args.selection.label().map(|l| k8s_name(&l)))
+        .unwrap_or_else(|| "generated".to_string());
+    let (text, notes) = render_profile(&g.profile, args.format, None, &name)?;
+    for n in &notes {
+        human.push_str(&format!("SeccompProfile: {}\n", escape(n)));
+    }
+    Ok((human, text))
+}
+
+/// Runs the command; returns the exit code.
+pub fn run(args: Args) -> anyhow::Result<i32> {
+    let evidence = super::load_evidence(&args.selection, false)?;
+    let (human, text) = report(&args, &evidence.observations)?;
+    std::io::stderr().write_all(human.as_bytes())?;
+    match &args.output {
+        Some(p) => {
+            write_file(p, &text)?;
+            eprintln!("wrote {}", escape(&p.display().to_string()));
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+                r => r?,
+            }
+        }
+    }
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+    use parsers::Action;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn obs(syscall: &str, arch: &str, compat: bool, action: Action) -> Observation {
+        Observation {
+            arch: arch.into(),
+            syscall: syscall.into(),
+            compat,
+            action,
+            count: 1,
+            containers: 2,
+            first_seen: 0,
+            last_seen: 0,
+            sample_comm: "c".into(),
+            sample_exe: "/c".into(),
+        }
+    }
+
+    #[test]
+    fn generates_from_all_observations() {
+        let a = Cli::try_parse_from(["g", "--pod", "shop/cart-1", "--format", "k8s"])
+            .unwrap()
+            .args;
+        let o = [
+            obs("read", "SCMP_ARCH_X86_64", false, Action::Log),
+            obs("write", "SCMP_ARCH_X86_64", false, Action::Allow),
+            obs("ptrace", "SCMP_ARCH_X86_64", false, Action::Errno),
+            obs("socketcall", "SCMP_ARCH_X86", true, Action::Log),
+        ];
+        let (human, text) = report(&a, &o).unwrap();
+        let res = rules::profile::K8sSeccompProfile::from_yaml(&text).unwrap();
+        assert_eq!(res.metadata.name, "pod-shop-cart-1");
+        let names: Vec<&str> = res
+            .spec
+            .rules()
+            .iter()
+            .flat_map(|r| r.all_names())
+            .collect();
+        assert_eq!(names, ["read", "socketcall", "write"]);
+        let arches = res.spec.architectures.clone().unwrap();
+        assert!(
+            arches.contains(&"SCMP_ARCH_X86_64".to_string())
+                && arches.contains(&"SCMP_ARCH_X86".to_string()),
+            "{arches:?}"
+        );
+        assert!(
+            human.contains("blocked by the profile (not allowed automatically) (1): ptrace"),
+            "{human}"
+        );
+        assert!(human.contains("3 syscall(s) allowed"), "{human}");
+    }
+
+    #[test]
+    fn nothing_observed_is_an_error() {
+        let a = Cli::try_parse_from(["g", "--workload", "w"]).unwrap().args;
+        assert!(report(&a, &[])
+            .unwrap_err()
+            .to_string()
+            .contains("no SECCOMP events"));
+    }
+}
