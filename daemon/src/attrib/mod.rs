@@ -1,0 +1,638 @@
+//! Attribution: which container, pod, systemd unit and workload made each syscall.
+//!
+//! A SECCOMP record names a pid, not a container. [`Attributor`] (the pipeline's
+//! [`Enricher`]) resolves it, never guessing:
+//!
+//! 1. **pid -> cgroup.** The pid table ([`table`]) holds every known incarnation of a pid
+//!    (start, exit, cgroup). A record at time T is matched to the incarnation that held the
+//!    pid at T, so a reused pid is never attributed to its old owner. The table is kept
+//!    current by the proc connector ([`connector`], fork/exec/exit, needs CAP_NET_ADMIN;
+//!    start it with [`Attributor::spawn_proc_connector`]) and by `/proc/PID/stat` +
+//!    `/proc/PID/cgroup` reads ([`procfs`]) when a record arrives. With the connector, a
+//!    known process costs no file read at all; without it, one `stat` read per pid and
+//!    batch. When a pid is gone and unknown, the attributor first lets the connector catch
+//!    up (bounded wait), then gives up.
+//! 2. **MCS.** The SELinux categories of `subj` ([`mcs`]) map to the container they were
+//!    seen with; a record whose pid cannot be resolved uses them.
+//! 3. **cgroup -> container** ([`parsers::cgroup`]), then **container -> metadata**
+//!    ([`runtime`]: name, image, pod, namespace, applied seccomp profile) from the runtimes'
+//!    files, cached per container id.
+//! 4. **Workload** ([`parsers::workload::workload_key`]).
+//!
+//! Unresolved records get `attributed = false` and the `exe:` workload. Every record is
+//! counted in `seccomp_watch_attribution_total{outcome, method}`: outcome `resolved`,
+//! `unresolved` or `skipped` (not live: historical imports are not looked up in `/proc`);
+//! method `procfs`, `connector`, `mcs` or `none`.
+
+pub mod connector;
+pub mod mcs;
+pub mod procfs;
+pub mod runtime;
+pub mod table;
+
+use std::collections::{HashMap, HashSet};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use parsers::cgroup::{parse_proc_cgroup, CgroupAttribution};
+use parsers::workload::{workload_key, Attribution, ContainerInfo};
+use parsers::Event;
+
+use crate::config::AttributionConfig;
+use crate::metrics::metrics;
+use crate::pipeline::{Enricher, Item, ProfileBlob, SourceBatch, SourceKind, StoreBatch};
+
+pub use connector::ProcConnector;
+use procfs::{boot_offset_ms, now_ms, ProcFs, Stat};
+use runtime::{ContainerMeta, MetaCache};
+use table::{Incarnation, Limits, Lookup, Origin, PidTable, SETTLE_MS, START_SLACK_MS};
+
+/// Errors of attribution's setup.
+#[derive(Debug, thiserror::Error)]
+pub enum AttribError {
+    #[error("proc connector: {what}: {source}")]
+    Connector {
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("attribution is disabled")]
+    Disabled,
+}
+
+/// How a record was resolved (the `method` label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// `/proc` was read when the record was handled (the process was alive).
+    Procfs,
+    /// The pid table kept by the proc connector knew the process.
+    Connector,
+    /// The SELinux MCS categories of `subj`.
+    Mcs,
+    /// Not resolved.
+    None,
+}
+
+impl Method {
+    pub const ALL: [Method; 4] = [Method::Procfs, Method::Connector, Method::Mcs, Method::None];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Procfs => "procfs",
+            Method::Connector => "connector",
+            Method::Mcs => "mcs",
+            Method::None => "none",
+        }
+    }
+
+    fn of(origin: Origin) -> Method {
+        match origin {
+            Origin::Procfs => Method::Procfs,
+            Origin::Connector => Method::Connector,
+        }
+    }
+}
+
+/// Cgroup files of distinct contents remembered (parsed once each).
+const MAX_CGROUPS: usize = 16_384;
+/// How long a record handler waits for the connector to catch up, at most once a batch.
+const SYNC_WAIT: Duration = Duration::from_millis(100);
+
+/// The connector's status, shared with the attributor.
+pub(crate) struct ConnStatus {
+    running: AtomicBool,
+    /// Grows each time events were lost (ENOBUFS).
+    epoch: AtomicU64,
+    lost: AtomicU64,
+    events: AtomicU64,
+    /// Realtime ms up to which every queued event has been handled.
+    caught_up: Mutex<i64>,
+    cv: Condvar,
+    wake: Option<OwnedFd>,
+}
+
+impl ConnStatus {
+    fn running(&self) -> bool {
+        self.running.load(Ordering::SeqCst)
+    }
+
+    fn wake_fd(&self) -> RawFd {
+        self.wake.as_ref().map_or(-1, |f| f.as_raw_fd())
+    }
+
+    fn wake(&self) {
+        if let Some(fd) = &self.wake {
+            let one = 1u64.to_ne_bytes();
+            // SAFETY: valid eventfd and an 8-byte buffer.
+            unsafe { libc::write(fd.as_raw_fd(), one.as_ptr().cast(), 8) };
+        }
+    }
+
+    fn notify_caught_up(&self, t: i64) {
+        if let Ok(mut g) = self.caught_up.lock() {
+            *g = (*g).max(t);
+        }
+        self.cv.notify_all();
+    }
+
+    /// Asks the listener to handle everything queued and waits (bounded) until it has.
+    fn sync(&self) -> bool {
+        if !self.running() || self.wake.is_none() {
+            return false;
+        }
+        let req = now_ms();
+        self.wake();
+        let Ok(mut g) = self.caught_up.lock() else {
+            return false;
+        };
+        let deadline = std::time::Instant::now() + SYNC_WAIT;
+        while *g < req {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            match self.cv.wait_timeout(g, left) {
+                Ok((ng, _)) => g = ng,
+                Err(_) => return false,
+            }
+        }
+        true
+    }
+}
+
+/// The pid table and the parsed cgroup files.
+pub(crate) struct State {
+    table: PidTable,
+    cgroups: HashMap<Box<str>, Arc<CgroupAttribution>>,
+}
+
+/// What the attributor and the connector thread share.
+pub(crate) struct Shared {
+    procfs: ProcFs,
+    state: Mutex<State>,
+    conn: ConnStatus,
+    /// Realtime minus boottime (ms), refreshed by the attributor.
+    boot_offset: AtomicU64,
+}
+
+impl Shared {
+    /// The parsed form of a `/proc/PID/cgroup` text, parsed once per distinct text.
+    fn intern(&self, text: &str) -> Arc<CgroupAttribution> {
+        if let Ok(st) = self.state.lock() {
+            if let Some(a) = st.cgroups.get(text) {
+                return a.clone();
+            }
+        }
+        let parsed = Arc::new(parse_proc_cgroup(text));
+        if let Ok(mut st) = self.state.lock() {
+            if st.cgroups.len() >= MAX_CGROUPS {
+                st.cgroups.clear();
+            }
+            st.cgroups.insert(text.into(), parsed.clone());
+        }
+        parsed
+    }
+
+    fn boot_offset(&self) -> i64 {
+        self.boot_offset.load(Ordering::Relaxed) as i64
+    }
+
+    /// The realtime start of the process holding `pid` now.
+    fn start_ms(&self, pid: u32) -> Option<i64> {
+        let st = self.procfs.stat(pid)?;
+        Some(self.procfs.ticks_to_ms(st.start_ticks, self.boot_offset()))
+    }
+}
+
+/// Counters of the work attribution did (for tests, the bench and debugging).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AttribStats {
+    /// `/proc/PID/stat` reads by the attributor.
+    pub stat_reads: u64,
+    /// `/proc/PID/cgroup` reads by the attributor.
+    pub cgroup_reads: u64,
+    /// Runtime metadata lookups (a new container id, or a retry).
+    pub meta_reads: u64,
+    /// Waits for the connector to catch up.
+    pub syncs: u64,
+    /// Connector events received, and overflows (events lost).
+    pub connector_events: u64,
+    pub connector_overflows: u64,
+    /// Pids in the table.
+    pub table_pids: usize,
+}
+
+/// A `/proc` read remembered for records older than the read.
+#[derive(Clone)]
+struct Memo {
+    read_ms: i64,
+    stat: Option<Stat>,
+    cgroup: Option<Arc<CgroupAttribution>>,
+}
+
+/// A container's attribution, built once per container (and metadata version).
+struct Built {
+    meta: Option<Arc<ContainerMeta>>,
+    info: ContainerInfo,
+    workload: String,
+    profile: Option<Arc<ProfileBlob>>,
+}
+
+/// Attributes events to containers, pods, units and workloads. Construct with
+/// [`Attributor::new`]; start the proc connector with [`Attributor::spawn_proc_connector`]
+/// (keep the returned handle alive); use it as the pipeline's [`Enricher`].
+pub struct Attributor {
+    cfg: AttributionConfig,
+    shared: Arc<Shared>,
+    meta: MetaCache,
+    built: HashMap<String, Built>,
+    mcs: mcs::McsMap,
+    /// Profile hashes already handed to the store, and those waiting to be.
+    emitted: HashSet<String>,
+    new_profiles: Vec<ProfileBlob>,
+    memo: HashMap<u32, Memo>,
+    stats: AttribStats,
+    last_sweep: i64,
+}
+
+impl Attributor {
+    pub fn new(cfg: &AttributionConfig) -> Attributor {
+        let shared = Arc::new(Shared {
+            procfs: ProcFs::new(&cfg.proc_root),
+            state: Mutex::new(State {
+                table: PidTable::new(Limits::default()),
+                cgroups: HashMap::new(),
+            }),
+            conn: ConnStatus {
+                running: AtomicBool::new(false),
+                epoch: AtomicU64::new(0),
+                lost: AtomicU64::new(0),
+                events: AtomicU64::new(0),
+                caught_up: Mutex::new(i64::MIN),
+                cv: Condvar::new(),
+                wake: connector::eventfd(),
+            },
+            boot_offset: AtomicU64::new(boot_offset_ms() as u64),
+        });
+        Attributor {
+            cfg: cfg.clone(),
+            shared,
+            meta: MetaCache::new(cfg, 4096),
+            built: HashMap::new(),
+            mcs: mcs::McsMap::new(16_384),
+            emitted: HashSet::new(),
+            new_profiles: Vec::new(),
+            memo: HashMap::new(),
+            stats: AttribStats::default(),
+            last_sweep: now_ms(),
+        }
+    }
+
+    /// Starts the proc connector listener thread that keeps this attributor's pid table
+    /// current. Errors (no CAP_NET_ADMIN, no proc connector in the kernel) leave attribution
+    /// working from `/proc` alone. Dropping the handle stops the thread.
+    pub fn spawn_proc_connector(&self) -> Result<ProcConnector, AttribError> {
+        if !self.cfg.enabled || !self.cfg.proc_connector {
+            return Err(AttribError::Disabled);
+        }
+        connector::spawn(self.shared.clone())
+    }
+
+    /// Whether the proc connector listener is running.
+    pub fn connector_running(&self) -> bool {
+        self.shared.conn.running()
+    }
+
+    /// Counters of the work done so far.
+    pub fn stats(&self) -> AttribStats {
+        let mut s = self.stats;
+        s.meta_reads = self.meta.reads;
+        s.connector_events = self.shared.conn.events.load(Ordering::Relaxed);
+        s.connector_overflows = self.shared.conn.lost.load(Ordering::Relaxed);
+        s.table_pids = self
+            .shared
+            .state
+            .lock()
+            .map(|st| st.table.len())
+            .unwrap_or(0);
+        s
+    }
+
+    /// The profiles seen for the first time since the last call (each hash once per
+    /// attributor's lifetime).
+    pub fn take_new_profiles(&mut self) -> Vec<ProfileBlob> {
+        std::mem::take(&mut self.new_profiles)
+    }
+
+    /// Attributes one event. `live`: the event comes from a live source (its pid may still be
+    /// running or have just exited); otherwise `/proc` is not consulted.
+    pub fn attribute(&mut self, ev: &Event, live: bool) -> (Attribution, Method) {
+        if !self.cfg.enabled {
+            return (Attribution::unattributed(ev.exe.as_deref()), Method::None);
+        }
+        let key = ev.subj.as_deref().and_then(mcs::mcs_key);
+        if live {
+            if let Some((cg, method)) = self.resolve_pid(ev.pid, ev.time_ms) {
+                if let Some(k) = key {
+                    self.mcs.learn(k, &cg);
+                }
+                return (self.build(&cg, ev.exe.as_deref()), method);
+            }
+        }
+        if let Some(cg) = key.and_then(|k| self.mcs.get(k)).cloned() {
+            return (self.build(&cg, ev.exe.as_deref()), Method::Mcs);
+        }
+        (Attribution::unattributed(ev.exe.as_deref()), Method::None)
+    }
+
+    /// The cgroup of the process that held `pid` at realtime `t`.
+    fn resolve_pid(&mut self, pid: u32, t: i64) -> Option<(Arc<CgroupAttribution>, Method)> {
+        let conn_on = self.shared.conn.running();
+        let mut synced = false;
+        loop {
+            let epoch = self.shared.conn.epoch.load(Ordering::SeqCst);
+            let now = now_ms();
+            let found = match self.shared.state.lock() {
+                Ok(mut st) => st.table.lookup(pid, t, now),
+                Err(_) => Lookup::NotFound,
+            };
+            let trusted = |i: &Incarnation| conn_on && i.epoch == epoch;
+            let known = match found {
+                Lookup::Ambiguous => return None,
+                Lookup::Found(inc) => {
+                    if inc.exit_ms.is_some() || (trusted(&inc) && inc.settled) {
+                        return Some((inc.cgroup, Method::of(inc.origin)));
+                    }
+                    Some(inc)
+                }
+                Lookup::NotFound => None,
+            };
+            if let Some(r) = self.resolve_from_proc(pid, t, known.as_ref(), epoch, now) {
+                return Some(r);
+            }
+            // The record's process is gone (or the pid is held by a newer process).
+            if conn_on && !synced {
+                synced = true;
+                self.stats.syncs += 1;
+                if self.shared.conn.sync() {
+                    continue;
+                }
+            }
+            // An open incarnation the connector learned with no event lost since (its exit
+            // is merely not handled yet), or one seen alive after the record was written.
+            return known
+                .filter(|i| trusted(i) || t <= i.seen_ms)
+                .map(|i| (i.cgroup.clone(), Method::of(i.origin)));
+        }
+    }
+
+    /// Asks `/proc` who holds `pid` now; the answer if that process made the record at `t`.
+    fn resolve_from_proc(
+        &mut self,
+        pid: u32,
+        t: i64,
+        known: Option<&Incarnation>,
+        epoch: u64,
+        now: i64,
+    ) -> Option<(Arc<CgroupAttribution>, Method)> {
+        let (read_ms, stat) = self.proc_stat(pid, t);
+        let stat = stat?;
+        let start = self
+            .shared
+            .procfs
+            .ticks_to_ms(stat.start_ticks, self.shared.boot_offset());
+        if start - START_SLACK_MS > t {
+            return None; // a newer process holds the pid
+        }
+        // The current holder started before the record: it made it.
+        let tol = self.shared.procfs.tick_ms() + 5;
+        let same = known.filter(|i| (i.start_ms - start).abs() <= tol);
+        if let Some(inc) = same.filter(|i| i.settled) {
+            if let Ok(mut st) = self.shared.state.lock() {
+                st.table.confirm(pid, inc.start_ms, epoch, read_ms);
+            }
+            return Some((inc.cgroup.clone(), Method::of(inc.origin)));
+        }
+        let cgroup = self.proc_cgroup(pid, t, stat)?;
+        let origin = same.map_or(Origin::Procfs, |i| i.origin);
+        if let Ok(mut st) = self.shared.state.lock() {
+            st.table.observe(
+                pid,
+                Incarnation {
+                    start_ms: same.map_or(start, |i| i.start_ms),
+                    exit_ms: None,
+                    cgroup: cgroup.clone(),
+                    settled: read_ms - start >= SETTLE_MS,
+                    origin,
+                    epoch,
+                    used_ms: now,
+                    seen_ms: read_ms,
+                },
+                tol,
+            );
+        }
+        Some((cgroup, Method::of(origin)))
+    }
+
+    /// `/proc/PID/stat` as of a read at or after `t` (realtime ms of the read, and the
+    /// stat): reads are remembered and reused for records older than the read.
+    fn proc_stat(&mut self, pid: u32, t: i64) -> (i64, Option<Stat>) {
+        if let Some(m) = self.memo.get(&pid) {
+            if t <= m.read_ms {
+                return (m.read_ms, m.stat);
+            }
+        }
+        if self.memo.len() >= 65_536 {
+            self.memo.clear();
+        }
+        let read_ms = now_ms();
+        self.stats.stat_reads += 1;
+        let stat = self.shared.procfs.stat(pid);
+        self.memo.insert(
+            pid,
+            Memo {
+                read_ms,
+                stat,
+                cgroup: None,
+            },
+        );
+        (read_ms, stat)
+    }
+
+    /// `/proc/PID/cgroup` of the process whose stat is `stat` (remembered like
+    /// [`Attributor::proc_stat`]); `None` if the pid changed hands or is gone.
+    fn proc_cgroup(&mut self, pid: u32, t: i64, stat: Stat) -> Option<Arc<CgroupAttribution>> {
+        if let Some(m) = self.memo.get(&pid) {
+            if t <= m.read_ms && m.stat == Some(stat) && m.cgroup.is_some() {
+                return m.cgroup.clone();
+            }
+        }
+        self.stats.cgroup_reads += 1;
+        let text = self.shared.procfs.cgroup(pid)?;
+        // The pid must not have changed hands between the reads.
+        self.stats.stat_reads += 1;
+        if self.shared.procfs.stat(pid) != Some(stat) {
+            return None;
+        }
+        let cg = self.shared.intern(&text);
+        if let Some(m) = self.memo.get_mut(&pid) {
+            if m.stat == Some(stat) {
+                m.cgroup = Some(cg.clone());
+            }
+        }
+        Some(cg)
+    }
+
+    /// The attribution of a process in cgroup `cg`.
+    fn build(&mut self, cg: &Arc<CgroupAttribution>, exe: Option<&str>) -> Attribution {
+        let Some(c) = &cg.container else {
+            return Attribution {
+                container: None,
+                unit: cg.unit.clone(),
+                workload: workload_key(None, cg.unit.as_deref(), exe),
+                attributed: true,
+                profile_hash: None,
+            };
+        };
+        let lookup = matches!(
+            c.runtime,
+            parsers::cgroup::Runtime::Lxc | parsers::cgroup::Runtime::Nspawn
+        );
+        let meta = if lookup { None } else { self.meta.get(&c.id) };
+        let stale = match self.built.get(&c.id) {
+            Some(b) => match (&b.meta, &meta) {
+                (Some(x), Some(y)) => !Arc::ptr_eq(x, y),
+                (None, None) => false,
+                _ => true,
+            },
+            None => true,
+        };
+        if stale {
+            let b = build_container(cg, c, meta);
+            if let Some(p) = &b.profile {
+                if self.emitted.insert(p.hash.clone()) {
+                    self.new_profiles.push((**p).clone());
+                }
+            }
+            if self.built.len() >= 4096 {
+                self.built.clear();
+            }
+            self.built.insert(c.id.clone(), b);
+        }
+        let Some(b) = self.built.get(&c.id) else {
+            return Attribution::unattributed(exe);
+        };
+        Attribution {
+            container: Some(b.info.clone()),
+            unit: None,
+            workload: b.workload.clone(),
+            attributed: true,
+            profile_hash: b.profile.as_ref().map(|p| p.hash.clone()),
+        }
+    }
+
+    fn sweep(&mut self) {
+        let now = now_ms();
+        if now - self.last_sweep < 5000 {
+            return;
+        }
+        self.last_sweep = now;
+        self.shared
+            .boot_offset
+            .store(boot_offset_ms() as u64, Ordering::Relaxed);
+        if !self.shared.conn.running() {
+            if let Ok(mut st) = self.shared.state.lock() {
+                st.table.sweep(now, None);
+            }
+        }
+    }
+}
+
+/// The container's attribution from its cgroup and metadata.
+fn build_container(
+    cg: &CgroupAttribution,
+    c: &parsers::cgroup::ContainerRef,
+    meta: Option<Arc<ContainerMeta>>,
+) -> Built {
+    use parsers::cgroup::Runtime;
+    let m = meta.as_deref();
+    // A bare id under a pod says "some CRI runtime": the files found say which.
+    let runtime = match (c.runtime, m.and_then(|m| m.found_in)) {
+        (Runtime::Cri, Some(found @ ("containerd" | "docker" | "cri-o"))) => found.to_string(),
+        (rt, _) => rt.name().to_string(),
+    };
+    let named = matches!(c.runtime, Runtime::Lxc | Runtime::Nspawn);
+    let info = ContainerInfo {
+        id: c.id.clone(),
+        runtime,
+        name: m
+            .and_then(|m| m.name.clone())
+            .or_else(|| named.then(|| c.id.clone())),
+        image: m.and_then(|m| m.image.clone()),
+        pod: m.and_then(|m| m.pod.clone()),
+        namespace: m.and_then(|m| m.namespace.clone()),
+        pod_uid: m
+            .and_then(|m| m.pod_uid.clone())
+            .or_else(|| cg.pod_uid.clone()),
+    };
+    let workload = workload_key(Some(&info), None, None);
+    Built {
+        profile: m.and_then(|m| m.profile.clone()),
+        meta,
+        info,
+        workload,
+    }
+}
+
+impl Enricher for Attributor {
+    fn enrich(&mut self, batch: SourceBatch) -> StoreBatch {
+        self.memo.clear();
+        self.sweep();
+        let source = batch.source.unwrap_or(SourceKind::Ingest);
+        let mut counts = [[0u64; 4]; 3];
+        let mut items = Vec::with_capacity(batch.events.len());
+        for event in batch.events {
+            let (attribution, method) = self.attribute(&event, batch.live);
+            if self.cfg.enabled {
+                let outcome = if attribution.attributed {
+                    0
+                } else if batch.live {
+                    1
+                } else {
+                    2
+                };
+                counts[outcome][method as usize] += 1;
+            }
+            items.push(Item {
+                event,
+                source,
+                attribution,
+            });
+        }
+        for (o, outcome) in ["resolved", "unresolved", "skipped"].iter().enumerate() {
+            for m in Method::ALL {
+                let n = counts[o][m as usize];
+                if n > 0 {
+                    metrics()
+                        .attribution
+                        .with_label_values(&[outcome, m.as_str()])
+                        .inc_by(n);
+                }
+            }
+        }
+        StoreBatch {
+            items,
+            checkpoint: batch.checkpoint,
+            profiles: self.take_new_profiles(),
+            alerts: Vec::new(),
+            losses: batch.losses,
+            parse_errors: batch.parse_errors,
+            source: batch.source,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
