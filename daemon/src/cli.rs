@@ -18,6 +18,14 @@ pub struct Cli {
 pub enum Command {
     /// Parse audit records (audit.log, kernel log, syslog) to JSON events, one a line.
     Parse(parse_cmd::Args),
+    /// Check that this host and configuration can work; one line per check, with the fix.
+    Doctor(crate::doctor::Args),
+    /// Print shell completions (for packaging).
+    #[command(hide = true)]
+    Completions(crate::completions::CompletionsArgs),
+    /// Print or write the man pages (for packaging).
+    #[command(hide = true)]
+    Man(crate::completions::ManArgs),
     /// Suggest profile changes from the stored evidence of a workload, container or pod.
     Suggest(profile_cmd::suggest::Args),
     /// Generate a least-privilege profile from the stored evidence of a selection.
@@ -39,6 +47,9 @@ pub fn main() {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Parse(a) => parse_cmd::run(a),
+        Command::Doctor(a) => crate::doctor::run(a),
+        Command::Completions(a) => crate::completions::completions(a),
+        Command::Man(a) => crate::completions::man(a),
         Command::Suggest(a) => profile_cmd::suggest::run(a),
         Command::Generate(a) => profile_cmd::generate::run(a),
         Command::Record(a) => profile_cmd::record::run(a),

@@ -6,7 +6,9 @@
 pub mod alerts;
 pub mod attrib;
 pub mod cli;
+pub mod completions;
 pub mod config;
+pub mod doctor;
 pub mod http;
 pub mod lines;
 pub mod metrics;

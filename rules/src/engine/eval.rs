@@ -146,8 +146,9 @@ pub enum StateWrite {
 /// An alert opened or changed since the last drain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlertChange {
-    /// The alert as the engine sees it now.
-    pub alert: Alert,
+    /// The alert as the engine sees it now (shared: the engine copies it only when it
+    /// changes it again while this snapshot is still alive).
+    pub alert: Arc<Alert>,
     /// True the first time this alert is drained (since the engine started).
     pub new: bool,
     /// Events added to its count since the last drain (the whole count when `new`).
@@ -207,7 +208,7 @@ struct WorkloadState {
 
 #[derive(Debug)]
 struct OpenAlert {
-    alert: Alert,
+    alert: Arc<Alert>,
     gen: u32,
     window: i64,
     /// Count already handed out by [`Engine::drain`].
@@ -577,8 +578,9 @@ impl Engine {
                 }
             };
             if let Some(Some(a)) = self.slab.get_mut(r.idx as usize) {
-                a.alert.suppressed_alerts += 1;
-                a.alert.severity = a.alert.severity.max(severity);
+                let al = Arc::make_mut(&mut a.alert);
+                al.suppressed_alerts += 1;
+                al.severity = al.severity.max(severity);
             }
             self.overflowed += 1;
             r
@@ -608,7 +610,7 @@ impl Engine {
         let gen = self.gens[idx as usize].wrapping_add(1);
         self.gens[idx as usize] = gen;
         self.slab[idx as usize] = Some(OpenAlert {
-            alert,
+            alert: Arc::new(alert),
             gen,
             window,
             drained: 0,
@@ -702,7 +704,7 @@ impl Engine {
             return;
         };
         let ev = inp.event;
-        let al = &mut a.alert;
+        let al = Arc::make_mut(&mut a.alert);
         al.count += 1;
         al.first_seen_ms = al.first_seen_ms.min(ev.time_ms);
         al.last_seen_ms = al.last_seen_ms.max(ev.time_ms);

@@ -39,6 +39,13 @@ enum Shape {
     Suffix(String),
     Contains(String),
     Any,
+    /// Literals separated by stars: `lit*lit*...` (each flag says whether the pattern is
+    /// anchored at that end).
+    Segments {
+        start: bool,
+        end: bool,
+        parts: Vec<String>,
+    },
     General(Vec<Tok>),
 }
 
@@ -88,6 +95,7 @@ impl Glob {
             Shape::Suffix(p) => s.ends_with(p.as_str()),
             Shape::Contains(p) => s.contains(p.as_str()),
             Shape::Any => true,
+            Shape::Segments { start, end, parts } => segments_match(*start, *end, parts, s),
             Shape::General(toks) => general_match(toks, s),
         }
     }
@@ -184,8 +192,54 @@ fn shape_of(toks: Vec<Tok>) -> Shape {
         [Tok::Lit(l), Tok::Star] => Shape::Prefix(l.clone()),
         [Tok::Star, Tok::Lit(l)] => Shape::Suffix(l.clone()),
         [Tok::Star, Tok::Lit(l), Tok::Star] => Shape::Contains(l.clone()),
+        t if t.iter().all(|t| matches!(t, Tok::Lit(_) | Tok::Star)) => Shape::Segments {
+            start: !matches!(t.first(), Some(Tok::Star)),
+            end: !matches!(t.last(), Some(Tok::Star)),
+            parts: t
+                .iter()
+                .filter_map(|t| match t {
+                    Tok::Lit(l) => Some(l.clone()),
+                    _ => None,
+                })
+                .collect(),
+        },
         _ => Shape::General(toks),
     }
+}
+
+/// Matches literal parts separated by stars: the first part as a prefix when anchored, the
+/// last as a suffix when anchored, the others leftmost in order between them.
+fn segments_match(start: bool, end: bool, parts: &[String], s: &str) -> bool {
+    let mut lo = 0usize;
+    let mut hi = s.len();
+    let mut parts = parts;
+    if start {
+        let Some((first, rest)) = parts.split_first() else {
+            return s.is_empty();
+        };
+        if !s.starts_with(first.as_str()) {
+            return false;
+        }
+        lo = first.len();
+        parts = rest;
+    }
+    if end {
+        let Some((last, rest)) = parts.split_last() else {
+            return lo <= hi;
+        };
+        if !s[lo..].ends_with(last.as_str()) {
+            return false;
+        }
+        hi = s.len() - last.len();
+        parts = rest;
+    }
+    for p in parts {
+        match s.get(lo..hi).and_then(|w| w.find(p.as_str())) {
+            Some(i) => lo += i + p.len(),
+            None => return false,
+        }
+    }
+    lo <= hi
 }
 
 fn tok_match_one(t: &Tok, c: char) -> bool {
@@ -278,6 +332,14 @@ mod tests {
         assert!(!m("*a*b*c", "xxaxxbxx"));
         assert!(m("é?", "éü"), "? is one character, not one byte");
         assert!(m("[a-]", "-"));
+        assert!(m("k8s:*/app1/*", "k8s:prod/app1/app1"));
+        assert!(!m("k8s:*/app1/*", "k8s:prod/app12/app1"));
+        assert!(m("a*b*c", "abc"));
+        assert!(!m("a*b*c", "ac"));
+        assert!(!m("ab*ba", "aba"), "prefix and suffix must not overlap");
+        assert!(m("ab*ba", "abba"));
+        assert!(m("*x*y", "axbxy"));
+        assert!(!m("*x*y", "axbx"));
     }
 
     #[test]
@@ -297,6 +359,13 @@ mod tests {
             let other = format!("{t}x");
             proptest::prop_assert!(g.matches(&same));
             proptest::prop_assert_eq!(g.matches(&other), s == t);
+        }
+
+        #[test]
+        fn the_fast_shapes_agree_with_the_general_matcher(p in "[ab*]{1,8}", t in "[ab]{0,10}") {
+            let fast = Glob::new(&p).unwrap().matches(&t);
+            let general = general_match(&tokenize(&p).unwrap(), &t);
+            proptest::prop_assert_eq!(fast, general);
         }
 
         #[test]
