@@ -737,7 +737,7 @@ fn check_sources(r: &mut Report, cfg: &Config) {
     match sources::plan(cfg, &access) {
         Ok(p) => {
             let names: Vec<&str> = p.run.iter().map(|k| k.as_str()).collect();
-            let level = if p.run.iter().any(|k| *k == crate::pipeline::SourceKind::Kmsg) { Level::Warn } else { Level::Ok };
+            let level = if p.run.contains(&crate::pipeline::SourceKind::Kmsg) { Level::Warn } else { Level::Ok };
             r.push(f(
                 "sources",
                 level,

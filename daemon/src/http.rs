@@ -501,7 +501,7 @@ pub fn parse_since(s: &str, now_ms: i64) -> Result<i64, ApiError> {
         ))
     };
     if let Ok(secs) = s.parse::<f64>() {
-        if secs.is_finite() && secs >= 0.0 && secs < 1e13 {
+        if (0.0..1e13).contains(&secs) {
             return Ok((secs * 1000.0) as i64);
         }
         return Err(bad());
