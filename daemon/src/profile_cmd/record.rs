@@ -26,6 +26,8 @@ use parsers::escape::escape;
 use parsers::{Event, Parsed};
 use rules::suggest::{generate, GenerateDefault, GenerateOptions, Observation};
 
+use crate::sources::netlink::socket_drops;
+
 use super::{k8s_name, output, render_profile, write_file, Aggregator, ProfileFormat};
 
 /// The default action of the recorded profile.
@@ -79,7 +81,7 @@ pub enum RecordError {
     Socket(io::Error),
     #[error("cannot run {cmd}: {err}")]
     Spawn { cmd: String, err: io::Error },
-    #[error("the kernel dropped {0} audit message(s) (receive buffer overflow): the profile would be incomplete")]
+    #[error("the kernel dropped {0} audit record(s) for this socket (receive buffer overflow): the profile would be incomplete; run again")]
     Lost(u64),
 }
 
@@ -96,10 +98,15 @@ const UNSET: u32 = u32::MAX;
 /// A NETLINK_AUDIT socket bound to the read-log multicast group.
 pub struct AuditSocket {
     fd: OwnedFd,
+    /// The socket's inode and its drop counter at open, when `/proc/net/netlink` shows it:
+    /// then `NETLINK_NO_ENOBUFS` is set and [`AuditSocket::lost`] is exact.
+    drops: Option<(u64, u64)>,
+    enobufs: u64,
 }
 
 impl AuditSocket {
-    /// Opens the socket with a large receive buffer (`SO_RCVBUFFORCE`, else `SO_RCVBUF`).
+    /// Opens the socket with a large receive buffer (`SO_RCVBUFFORCE`, else `SO_RCVBUF`),
+    /// and with exact drop accounting when possible (see the netlink source).
     pub fn open() -> Result<AuditSocket, RecordError> {
         // SAFETY: plain socket(2); the result is checked.
         let raw = unsafe {
@@ -115,20 +122,21 @@ impl AuditSocket {
         // SAFETY: `raw` is a fresh descriptor owned by nobody else.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
         let size = RCVBUF;
-        let set = |opt| {
+        let set_at = |level, opt, size: libc::c_int| {
             // SAFETY: `size` outlives the call; the length matches its type.
             unsafe {
                 libc::setsockopt(
                     fd.as_raw_fd(),
-                    libc::SOL_SOCKET,
+                    level,
                     opt,
                     (&size as *const libc::c_int).cast(),
                     std::mem::size_of::<libc::c_int>() as libc::socklen_t,
                 )
             }
         };
-        if set(libc::SO_RCVBUFFORCE) != 0 {
-            set(libc::SO_RCVBUF);
+        let set = |opt, size| set_at(libc::SOL_SOCKET, opt, size);
+        if set(libc::SO_RCVBUFFORCE, size) != 0 {
+            set(libc::SO_RCVBUF, size);
         }
         // SAFETY: sockaddr_nl is plain data; zeroed is a valid value.
         let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
@@ -149,12 +157,32 @@ impl AuditSocket {
                 _ => RecordError::Socket(e),
             });
         }
-        Ok(AuditSocket { fd })
+        // SAFETY: `st` is valid for writes.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: a valid descriptor and a valid stat buffer.
+        let ino = (unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } == 0).then_some(st.st_ino);
+        let drops = ino
+            .and_then(|i| socket_drops(i).map(|d| (i, d)))
+            .filter(|_| set_at(libc::SOL_NETLINK, libc::NETLINK_NO_ENOBUFS, 1) == 0);
+        Ok(AuditSocket {
+            fd,
+            drops,
+            enobufs: 0,
+        })
     }
 
-    /// Waits up to `timeout` for a datagram and reads it into `buf`: `Ok(None)` on timeout,
-    /// `Err` with ENOBUFS when the kernel dropped messages.
-    pub fn recv(&self, buf: &mut [u8], timeout: Duration) -> io::Result<Option<usize>> {
+    /// Records the kernel could not queue for this socket so far: exact from the socket's
+    /// drop counter, else the number of ENOBUFS errors (a lower bound).
+    pub fn lost(&self) -> u64 {
+        match self.drops {
+            Some((ino, d0)) => socket_drops(ino).map_or(self.enobufs, |d| d.saturating_sub(d0)),
+            None => self.enobufs,
+        }
+    }
+
+    /// Waits up to `timeout` for a datagram and reads it into `buf`: `Ok(None)` on timeout
+    /// (or after an ENOBUFS, which [`AuditSocket::lost`] accounts for).
+    pub fn recv(&mut self, buf: &mut [u8], timeout: Duration) -> io::Result<Option<usize>> {
         let mut pfd = libc::pollfd {
             fd: self.fd.as_raw_fd(),
             events: libc::POLLIN,
@@ -185,6 +213,11 @@ impl AuditSocket {
         };
         if r < 0 {
             let e = io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::ENOBUFS) {
+                // Counted; the socket goes on (drops show in `lost`).
+                self.enobufs += 1;
+                return Ok(None);
+            }
             return match e.kind() {
                 io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(None),
                 _ => Err(e),
@@ -353,7 +386,7 @@ fn child_setup(login_uid: Option<&[u8]>) -> io::Result<()> {
 /// Runs `command` under the logging filter and collects its records (see the module
 /// documentation). Returns when the command exited and its records are drained.
 pub fn record(command: &[std::ffi::OsString], quiet: Duration) -> Result<Recording, RecordError> {
-    let sock = AuditSocket::open()?;
+    let mut sock = AuditSocket::open()?;
     let (prog, rest) = command.split_first().ok_or_else(|| RecordError::Spawn {
         cmd: String::new(),
         err: io::Error::new(io::ErrorKind::InvalidInput, "no command"),
@@ -392,7 +425,6 @@ pub fn record(command: &[std::ffi::OsString], quiet: Duration) -> Result<Recordi
         ..Recording::default()
     };
     let mut buf = vec![0u8; 1 << 16];
-    let mut lost = 0u64;
     let mut agg = Aggregator::default();
     let mut exited_at: Option<Instant> = None;
     let mut last_ours = Instant::now();
@@ -440,7 +472,6 @@ pub fn record(command: &[std::ffi::OsString], quiet: Duration) -> Result<Recordi
                     }
                 }
             }
-            Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => lost += 1,
             Err(e) => break Err(RecordError::Socket(e)),
         }
     };
@@ -454,6 +485,7 @@ pub fn record(command: &[std::ffi::OsString], quiet: Duration) -> Result<Recordi
     }
     res?;
     rec.observations = agg.finish();
+    let lost = sock.lost();
     if lost > 0 {
         return Err(RecordError::Lost(lost));
     }
