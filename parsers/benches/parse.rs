@@ -11,7 +11,9 @@ fn main() {
     let path = std::env::args()
         .skip(1)
         .find(|a| !a.starts_with('-'))
-        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../bench/corpus-1m.log").to_string());
+        .unwrap_or_else(|| {
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../bench/corpus-1m.log").to_string()
+        });
     let data = match std::fs::read(&path) {
         Ok(d) => d,
         Err(e) => {
@@ -19,8 +21,15 @@ fn main() {
             return;
         }
     };
-    let lines: Vec<&[u8]> = data.split(|&c| c == b'\n').filter(|l| !l.is_empty()).collect();
-    println!("corpus: {path}: {} lines, {} bytes", lines.len(), data.len());
+    let lines: Vec<&[u8]> = data
+        .split(|&c| c == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    println!(
+        "corpus: {path}: {} lines, {} bytes",
+        lines.len(),
+        data.len()
+    );
     for round in 0..3 {
         let t = Instant::now();
         let (mut sec, mut other, mut err) = (0u64, 0u64, 0u64);

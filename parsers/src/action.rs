@@ -121,7 +121,11 @@ mod tests {
     fn codes_from_the_captures() {
         assert_eq!(Action::from_code(0x7ffc0000), Action::Log);
         assert_eq!(Action::from_code(0x50000), Action::Errno);
-        assert_eq!(Action::from_code(0x50001), Action::Errno, "data bits masked");
+        assert_eq!(
+            Action::from_code(0x50001),
+            Action::Errno,
+            "data bits masked"
+        );
         assert_eq!(Action::from_code(0x30000), Action::Trap);
         assert_eq!(Action::from_code(0x0), Action::KillThread);
         assert_eq!(Action::from_code(0x80000000), Action::KillProcess);

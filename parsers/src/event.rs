@@ -171,7 +171,8 @@ impl Serialize for Event {
 impl<'de> Deserialize<'de> for Event {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Event, D::Error> {
         let j = EventJson::deserialize(d)?;
-        let (time_ms, _) = parse_iso8601_ms(j.time.as_bytes()).ok_or_else(|| D::Error::custom("bad time"))?;
+        let (time_ms, _) =
+            parse_iso8601_ms(j.time.as_bytes()).ok_or_else(|| D::Error::custom("bad time"))?;
         let hex = |s: &str| u64::from_str_radix(s.trim_start_matches("0x"), 16);
         let code = hex(&j.code).map_err(D::Error::custom)? as u32;
         let audit_arch = match ScmpArch::from_name(&j.arch) {
@@ -195,7 +196,11 @@ impl<'de> Deserialize<'de> for Event {
             subj: j.subj.map(Into::into),
             sig: j.sig,
             compat: j.compat,
-            ip: j.ip.map(|s| hex(&s)).transpose().map_err(D::Error::custom)?,
+            ip: j
+                .ip
+                .map(|s| hex(&s))
+                .transpose()
+                .map_err(D::Error::custom)?,
         })
     }
 }
@@ -208,13 +213,35 @@ mod tests {
     #[test]
     fn json_has_exactly_the_stable_keys_and_round_trips() {
         let l = b"type=SECCOMP msg=audit(1795997052.837:4620843): auid=4294967295 uid=0 gid=0 ses=4294967295 pid=23556 comm=\"act\" exe=\"/a\" sig=0 arch=c000003e syscall=110 compat=0 ip=0x7f93888d3829 code=0x7ffc0000";
-        let Ok(Parsed::Seccomp(r)) = parse_line(l) else { panic!() };
+        let Ok(Parsed::Seccomp(r)) = parse_line(l) else {
+            panic!()
+        };
         let e = Event::from_record(&r).unwrap();
         let v = serde_json::to_value(&e).unwrap();
         let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(
             keys,
-            ["time", "serial", "node", "arch", "syscall", "syscall_nr", "action", "code", "pid", "uid", "gid", "auid", "ses", "comm", "exe", "subj", "sig", "compat", "ip"]
+            [
+                "time",
+                "serial",
+                "node",
+                "arch",
+                "syscall",
+                "syscall_nr",
+                "action",
+                "code",
+                "pid",
+                "uid",
+                "gid",
+                "auid",
+                "ses",
+                "comm",
+                "exe",
+                "subj",
+                "sig",
+                "compat",
+                "ip"
+            ]
         );
         assert_eq!(v["time"], "2026-11-30T00:04:12.837Z");
         assert_eq!(v["action"], "SCMP_ACT_LOG");

@@ -119,7 +119,10 @@ pub fn parse_iso8601_ms(s: &[u8]) -> Option<(i64, usize)> {
             let (om, len) = if s.get(i + 3) == Some(&b':') {
                 (num(s, i + 4, 2)?, 6)
             } else {
-                (num(s, i + 3, 2).unwrap_or(0), if num(s, i + 3, 2).is_some() { 5 } else { 3 })
+                (
+                    num(s, i + 3, 2).unwrap_or(0),
+                    if num(s, i + 3, 2).is_some() { 5 } else { 3 },
+                )
             };
             offset_s = (oh as i64 * 3600 + om as i64 * 60) * if sign == b'+' { 1 } else { -1 };
             i += len;
@@ -150,7 +153,10 @@ mod tests {
         }
         let (v, n) = parse_iso8601_ms(b"2026-11-30T01:03:54.781123+01:00 host").unwrap();
         assert_eq!((v, n), (1_795_997_034_781, 32));
-        assert_eq!(parse_iso8601_ms(b"2026-11-30 00:03:54").unwrap().0, 1_795_997_034_000);
+        assert_eq!(
+            parse_iso8601_ms(b"2026-11-30 00:03:54").unwrap().0,
+            1_795_997_034_000
+        );
         assert_eq!(parse_iso8601_ms(b"Nov 30 00:03:54"), None);
         assert_eq!(parse_iso8601_ms(b"2026-13-30T00:03:54Z"), None);
     }

@@ -44,12 +44,20 @@ pub struct Attribution {
 impl Attribution {
     /// The attribution of an event whose process could not be resolved.
     pub fn unattributed(exe: Option<&str>) -> Attribution {
-        Attribution { workload: workload_key(None, None, exe), attributed: false, ..Default::default() }
+        Attribution {
+            workload: workload_key(None, None, exe),
+            attributed: false,
+            ..Default::default()
+        }
     }
 }
 
 /// The workload key of a container, unit or executable (see the module documentation).
-pub fn workload_key(container: Option<&ContainerInfo>, unit: Option<&str>, exe: Option<&str>) -> String {
+pub fn workload_key(
+    container: Option<&ContainerInfo>,
+    unit: Option<&str>,
+    exe: Option<&str>,
+) -> String {
     if let Some(c) = container {
         if let (Some(ns), Some(pod)) = (&c.namespace, &c.pod) {
             let cname = c.name.as_deref().unwrap_or("?");
@@ -83,13 +91,20 @@ pub fn pod_owner(pod: &str) -> &str {
     }
     // Random suffix of ReplicaSets, DaemonSets and Jobs: 5 characters of the alphabet
     // Kubernetes uses for generated names (no vowels, no 0 1 3).
-    let generated = |s: &str| s.len() == 5 && s.bytes().all(|c| b"bcdfghjklmnpqrstvwxz2456789".contains(&c));
+    let generated = |s: &str| {
+        s.len() == 5
+            && s.bytes()
+                .all(|c| b"bcdfghjklmnpqrstvwxz2456789".contains(&c))
+    };
     if !generated(last) {
         return pod;
     }
     // Deployment: `NAME-PODTEMPLATEHASH-XXXXX` (the hash uses the same alphabet, 6-10 chars).
     if let Some((owner, hash)) = head.rsplit_once('-') {
-        let is_hash = (6..=10).contains(&hash.len()) && hash.bytes().all(|c| b"bcdfghjklmnpqrstvwxz2456789".contains(&c));
+        let is_hash = (6..=10).contains(&hash.len())
+            && hash
+                .bytes()
+                .all(|c| b"bcdfghjklmnpqrstvwxz2456789".contains(&c));
         if is_hash {
             return owner;
         }
@@ -108,21 +123,41 @@ mod tests {
         assert_eq!(pod_owner("fluentd-x2k4q"), "fluentd");
         assert_eq!(pod_owner("standalone"), "standalone");
         assert_eq!(pod_owner("my-app"), "my-app");
-        assert_eq!(pod_owner("api-server-abcde"), "api-server-abcde", "vowels: not generated");
+        assert_eq!(
+            pod_owner("api-server-abcde"),
+            "api-server-abcde",
+            "vowels: not generated"
+        );
     }
 
     #[test]
     fn workload_keys() {
-        let mut c = ContainerInfo { id: "0123456789abcdef".repeat(4), runtime: "containerd".into(), ..Default::default() };
-        assert_eq!(workload_key(Some(&c), None, None), "containerd:0123456789ab");
+        let mut c = ContainerInfo {
+            id: "0123456789abcdef".repeat(4),
+            runtime: "containerd".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            workload_key(Some(&c), None, None),
+            "containerd:0123456789ab"
+        );
         c.image = Some("shop/cart:1.4".into());
-        assert_eq!(workload_key(Some(&c), None, None), "containerd:shop/cart:1.4");
+        assert_eq!(
+            workload_key(Some(&c), None, None),
+            "containerd:shop/cart:1.4"
+        );
         c.name = Some("api".into());
         c.pod = Some("cart-7d9f8b6c5-x2k4q".into());
         c.namespace = Some("shop".into());
         assert_eq!(workload_key(Some(&c), None, None), "k8s:shop/cart/api");
-        assert_eq!(workload_key(None, Some("nginx.service"), Some("/usr/sbin/nginx")), "unit:nginx.service");
-        assert_eq!(workload_key(None, None, Some("/usr/bin/ls")), "exe:/usr/bin/ls");
+        assert_eq!(
+            workload_key(None, Some("nginx.service"), Some("/usr/sbin/nginx")),
+            "unit:nginx.service"
+        );
+        assert_eq!(
+            workload_key(None, None, Some("/usr/bin/ls")),
+            "exe:/usr/bin/ls"
+        );
         assert_eq!(workload_key(None, None, None), "unknown");
     }
 }
