@@ -70,7 +70,10 @@ pub fn write_man_pages(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
         written.push(path);
         Ok(())
     };
-    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+    for sub in cmd
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+    {
         let name = format!("seccomp-watch-{}", sub.get_name());
         // clap names are &'static str (without its "string" feature); this command runs
         // once and exits, so the few leaked bytes do not matter.
@@ -119,7 +122,7 @@ mod tests {
         assert!(
             !names
                 .iter()
-                .any(|n| n.contains("completions") || n.contains("-man.")),
+                .any(|n| n.contains("completions") || n.contains("-man.") || n.contains("-help.")),
             "hidden commands get no page: {names:?}"
         );
         let main = std::fs::read_to_string(dir.path().join("seccomp-watch.1")).unwrap();
