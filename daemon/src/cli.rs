@@ -28,6 +28,10 @@ pub enum Command {
     Man(crate::completions::ManArgs),
     /// Suggest profile changes from the stored evidence of a workload, container or pod.
     Suggest(profile_cmd::suggest::Args),
+    /// Alert rules: show the rules in force, check a rules file, test rules on events.
+    Rules(crate::alerts_cmd::RulesArgs),
+    /// List stored alerts and their delivery state; `alerts retry ID` queues a dead one again.
+    Alerts(crate::alerts_cmd::AlertsArgs),
     /// Generate a least-privilege profile from the stored evidence of a selection.
     Generate(profile_cmd::generate::Args),
     /// Run a command under a logging seccomp filter and write the profile it needs.
@@ -52,6 +56,8 @@ pub fn main() {
         Command::Man(a) => crate::completions::man(a),
         Command::Suggest(a) => profile_cmd::suggest::run(a),
         Command::Generate(a) => profile_cmd::generate::run(a),
+        Command::Rules(a) => crate::alerts_cmd::run_rules(a),
+        Command::Alerts(a) => crate::alerts_cmd::run_alerts(a),
         Command::Record(a) => profile_cmd::record::run(a),
         Command::Merge(a) => profile_cmd::merge::run(a),
     };

@@ -4,6 +4,7 @@
 //! command modules; the daemon (`run`) wires sources -> attribution -> store writer.
 
 pub mod alerts;
+pub mod alerts_cmd;
 pub mod attrib;
 pub mod cli;
 pub mod completions;
