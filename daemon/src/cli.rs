@@ -26,6 +26,9 @@ pub enum Command {
     /// Print or write the man pages (for packaging).
     #[command(hide = true)]
     Man(crate::completions::ManArgs),
+    /// Run the daemon: read SECCOMP records from the kernel (netlink, audit.log, kmsg) and
+    /// store them.
+    Run(crate::run::Args),
     /// Suggest profile changes from the stored evidence of a workload, container or pod.
     Suggest(profile_cmd::suggest::Args),
     /// Alert rules: show the rules in force, check a rules file, test rules on events.
@@ -54,6 +57,7 @@ pub fn main() {
         Command::Doctor(a) => crate::doctor::run(a),
         Command::Completions(a) => crate::completions::completions(a),
         Command::Man(a) => crate::completions::man(a),
+        Command::Run(a) => crate::run::main(a),
         Command::Suggest(a) => profile_cmd::suggest::run(a),
         Command::Generate(a) => profile_cmd::generate::run(a),
         Command::Rules(a) => crate::alerts_cmd::run_rules(a),

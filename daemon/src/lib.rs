@@ -15,6 +15,7 @@ pub mod lines;
 pub mod metrics;
 pub mod parse_cmd;
 pub mod pipeline;
+pub mod run;
 pub mod profile_cmd;
 pub mod sandbox;
 pub mod sd_notify;

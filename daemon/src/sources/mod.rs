@@ -200,15 +200,35 @@ pub fn netlink_access() -> Result<(), String> {
         }
         None => return Err("cannot read /proc/self/status to check CAP_AUDIT_READ".into()),
     }
-    match (std::fs::read_link("/proc/self/ns/net"), std::fs::read_link("/proc/1/ns/net")) {
-        (Ok(a), Ok(b)) if a == b => Ok(()),
-        (Ok(a), Ok(b)) => Err(format!(
-            "not in the initial network namespace ({} vs {} of pid 1): the kernel multicasts audit records there only",
-            a.display(),
-            b.display()
-        )),
-        (Err(e), _) | (_, Err(e)) => Err(format!("cannot compare network namespaces with pid 1: {e}")),
+    let me = std::fs::read_link("/proc/self/ns/net")
+        .map_err(|e| format!("cannot read /proc/self/ns/net: {e}"))?;
+    // Pid 1 may be out of reach (ptrace access rules: it may hold capabilities we lack);
+    // kthreadd (pid 2) always lives in the initial network namespace too.
+    let mut last_err = None;
+    let kthreadd = std::fs::read_to_string("/proc/2/comm").is_ok_and(|c| c.trim() == "kthreadd");
+    let candidates: &[&str] = if kthreadd {
+        &["/proc/1/ns/net", "/proc/2/ns/net"]
+    } else {
+        &["/proc/1/ns/net"]
+    };
+    for &init in candidates {
+        match std::fs::read_link(init) {
+            Ok(theirs) if theirs == me => return Ok(()),
+            Ok(theirs) => {
+                return Err(format!(
+                    "not in the initial network namespace ({} vs {} of {init}): the kernel multicasts audit records there only",
+                    me.display(),
+                    theirs.display()
+                ))
+            }
+            Err(e) => last_err = Some(format!("{init}: {e}")),
+        }
     }
+    tracing::warn!(
+        "cannot tell whether this is the initial network namespace ({}): assuming it is; audit records reach the initial one only",
+        last_err.unwrap_or_default()
+    );
+    Ok(())
 }
 
 /// Sends `batch` unless it carries nothing; false when the pipeline is gone.

@@ -1,0 +1,381 @@
+//! `seccomp-watch run`, the daemon: sources -> enrich (attribution, rules) -> one store
+//! writer, until SIGTERM/SIGINT; then the sources stop, everything read is flushed and
+//! checkpointed, and the process exits 0.
+//!
+//! [`run`] takes its shutdown signal as a future (the mini-redis style) so that tests run
+//! the daemon in-process. Tasks are easy to add: everything long-running is either a
+//! source thread (stopped through the shared [`CancellationToken`]) or a task in
+//! [`Tasks`] that watches the same token.
+//!
+//! Shutdown order: cancel -> every source sends what it has read (the tailer with its
+//! checkpoint) and ends -> the last sender of the source channel is dropped, so the enrich
+//! thread drains it and ends -> the writer's channel closes, it commits its last batch
+//! and ends -> `run` returns.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::pipeline::{Checkpoint, Enricher, Item, SourceBatch, SourceKind, StoreBatch};
+use crate::sources::{self, HostAccess, SourceCtx, SourceHandle};
+use crate::store::{SqliteStore, Store};
+use crate::writer::{self, WriterConfig};
+
+/// Arguments of `seccomp-watch run`.
+#[derive(Debug, Default, clap::Args)]
+pub struct Args {
+    /// Configuration file (TOML); default /etc/seccomp-watch/config.toml when it exists.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Database path (overrides the configuration).
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// Source to run (repeatable: netlink, audit-log, kmsg); default: chosen for this host.
+    #[arg(long = "source", value_name = "SOURCE", value_parser = ["netlink", "audit-log", "kmsg"])]
+    pub sources: Vec<String>,
+    /// audit.log to follow (overrides the configuration).
+    #[arg(long, value_name = "PATH")]
+    pub audit_log: Option<PathBuf>,
+}
+
+impl Args {
+    /// The configuration: the file (or the defaults), then the command-line overrides.
+    pub fn config(&self) -> anyhow::Result<Config> {
+        let mut cfg = Config::load(self.config.as_deref())?;
+        if let Some(db) = &self.db {
+            cfg.db = db.clone();
+        }
+        if !self.sources.is_empty() {
+            cfg.sources = self.sources.clone();
+        }
+        if let Some(p) = &self.audit_log {
+            cfg.audit_log.path = p.clone();
+        }
+        Ok(cfg)
+    }
+}
+
+/// The enricher used until attribution is configured: every event unattributed (its
+/// workload is its executable).
+#[derive(Debug, Default)]
+pub struct Unattributed;
+
+impl Enricher for Unattributed {
+    fn enrich(&mut self, b: SourceBatch) -> StoreBatch {
+        let source = b.source.unwrap_or(SourceKind::Ingest);
+        StoreBatch {
+            items: b
+                .events
+                .into_iter()
+                .map(|event| {
+                    let attribution = parsers::Attribution::unattributed(event.exe.as_deref());
+                    Item {
+                        event,
+                        source,
+                        attribution,
+                    }
+                })
+                .collect(),
+            checkpoint: b.checkpoint,
+            losses: b.losses,
+            parse_errors: b.parse_errors,
+            source: b.source,
+            ..Default::default()
+        }
+    }
+}
+
+/// Long-running async tasks of the daemon, all stopped by one token.
+pub struct Tasks {
+    cancel: CancellationToken,
+    set: JoinSet<(&'static str, anyhow::Result<()>)>,
+}
+
+impl Tasks {
+    pub fn new(cancel: CancellationToken) -> Tasks {
+        Tasks {
+            cancel,
+            set: JoinSet::new(),
+        }
+    }
+
+    /// The token every task must watch: cancelled when the daemon stops.
+    pub fn token(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+
+    /// Spawns `fut` under `name`; its error is logged when it ends.
+    pub fn spawn(
+        &mut self,
+        name: &'static str,
+        fut: impl Future<Output = anyhow::Result<()>> + Send + 'static,
+    ) {
+        self.set.spawn(async move { (name, fut.await) });
+    }
+
+    /// Waits for every task (after cancelling the token), at most `timeout`.
+    pub async fn join(mut self, timeout: Duration) {
+        self.cancel.cancel();
+        let all = async {
+            while let Some(r) = self.set.join_next().await {
+                match r {
+                    Ok((name, Err(e))) => tracing::error!(task = name, "task failed: {e:#}"),
+                    Ok((_, Ok(()))) => {}
+                    Err(e) => tracing::error!("task panicked: {e}"),
+                }
+            }
+        };
+        if tokio::time::timeout(timeout, all).await.is_err() {
+            tracing::warn!("some tasks did not stop within {timeout:?}: aborting them");
+        }
+    }
+}
+
+/// What the daemon needs from the store: where to send batches, the writer to wait for
+/// at the end, and where the audit.log follower stopped last time.
+pub struct Backend {
+    pub writer_tx: mpsc::Sender<StoreBatch>,
+    /// Completes when the writer has committed everything (after `writer_tx` and its
+    /// clones are dropped).
+    pub writer: std::pin::Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>,
+    pub audit_log_checkpoint: Option<Checkpoint>,
+}
+
+/// Prints (stderr, plainly) and logs one startup line.
+fn say(line: &str) {
+    eprintln!("seccomp-watch: {line}");
+    tracing::info!("{line}");
+}
+
+/// Runs the daemon with `cfg` until `shutdown` completes.
+pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let access = HostAccess::probe(&cfg);
+    let backend = open_backend(&cfg).await?;
+    run_with(cfg, access, backend, Box::new(Unattributed), shutdown).await
+}
+
+/// Opens the store, reads the checkpoint, starts the writer.
+pub async fn open_backend(cfg: &Config) -> anyhow::Result<Backend> {
+    let store = SqliteStore::open(&cfg.db)
+        .await
+        .with_context(|| format!("cannot open the database {}", cfg.db.display()))?;
+    let audit_log_checkpoint = store
+        .checkpoint(&sources::tail::checkpoint_key(&cfg.audit_log.path))
+        .await?;
+    let (writer_tx, handle) = writer::spawn(&store, WriterConfig::from_config(cfg)).await?;
+    let writer = Box::pin(async move {
+        let r = handle.await;
+        store.close().await;
+        match r {
+            Ok(Ok(stats)) => {
+                tracing::info!(
+                    stored = stats.stored,
+                    duplicates = stats.duplicates,
+                    lost = stats.lost,
+                    parse_errors = stats.parse_errors,
+                    transactions = stats.transactions,
+                    "store writer done"
+                );
+                Ok(())
+            }
+            Ok(Err(e)) => Err(anyhow::Error::new(e)),
+            Err(e) => Err(anyhow::anyhow!("the store writer panicked: {e}")),
+        }
+    });
+    Ok(Backend {
+        writer_tx,
+        writer,
+        audit_log_checkpoint,
+    })
+}
+
+/// Runs the daemon on an opened backend (tests pass their own writer).
+pub async fn run_with(
+    cfg: Config,
+    access: HostAccess,
+    backend: Backend,
+    mut enricher: Box<dyn Enricher>,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    crate::metrics::metrics().set_workload_limit(cfg.metrics.workload_series_limit);
+    let plan = sources::plan(&cfg, &access)?;
+    for r in &plan.reasons {
+        say(&format!("source {r}"));
+    }
+    let cancel = CancellationToken::new();
+    let mut tasks = Tasks::new(cancel.clone());
+    let Backend {
+        writer_tx,
+        writer,
+        audit_log_checkpoint,
+    } = backend;
+
+    // Enrich stage: its own thread (attribution reads /proc and must not stall tokio).
+    let (src_tx, mut src_rx) = mpsc::channel::<SourceBatch>(cfg.store.queue_batches);
+    let node = cfg.node.clone();
+    let enrich = std::thread::Builder::new()
+        .name("enrich".into())
+        .spawn(move || {
+            while let Some(mut b) = src_rx.blocking_recv() {
+                if let Some(n) = &node {
+                    for e in b.events.iter_mut().filter(|e| e.node.is_none()) {
+                        e.node = Some(n.clone());
+                    }
+                }
+                if writer_tx.blocking_send(enricher.enrich(b)).is_err() {
+                    tracing::error!("the store writer stopped: events can no longer be stored");
+                    break;
+                }
+            }
+        })?;
+
+    let ctx = SourceCtx {
+        tx: src_tx,
+        cancel: cancel.clone(),
+    };
+    let mut handles: Vec<SourceHandle> = Vec::new();
+    let mut failures = Vec::new();
+    for kind in &plan.run {
+        let started = match kind {
+            SourceKind::Netlink => {
+                sources::netlink::spawn(&cfg.netlink, ctx.clone()).inspect(|_| {
+                    let poll = sources::netlink::spawn_status_poller(
+                        Duration::from_secs(cfg.netlink.status_interval_secs.max(1)),
+                        ctx.clone(),
+                    );
+                    tasks.spawn("netlink-status", async move {
+                        let _ = poll.await;
+                        Ok(())
+                    });
+                })
+            }
+            SourceKind::AuditLog => sources::tail::spawn(
+                &cfg.audit_log.path,
+                Duration::from_millis(cfg.audit_log.poll_ms.max(10)),
+                audit_log_checkpoint.clone(),
+                ctx.clone(),
+            ),
+            SourceKind::Kmsg => sources::kmsg::spawn(sources::kmsg::path(&cfg), ctx.clone()),
+            SourceKind::Ingest => continue,
+        };
+        match started {
+            Ok(h) => {
+                say(&format!("{} started", kind.as_str()));
+                handles.push(h);
+            }
+            Err(e) => {
+                tracing::error!(source = kind.as_str(), "cannot start: {e:#}");
+                eprintln!(
+                    "seccomp-watch: source {} cannot start: {e:#}",
+                    kind.as_str()
+                );
+                failures.push(format!("{}: {e:#}", kind.as_str()));
+            }
+        }
+    }
+    drop(ctx);
+    // An explicitly requested source that fails is fatal; an automatic one is not, as long
+    // as another one runs.
+    let fatal = if handles.is_empty() {
+        Some(format!("no source could start: {}", failures.join("; ")))
+    } else if !cfg.sources.is_empty() && !failures.is_empty() {
+        Some(format!(
+            "a requested source could not start: {}",
+            failures.join("; ")
+        ))
+    } else {
+        None
+    };
+    // Each source's end, as it comes.
+    let (ended_tx, mut ended_rx) = mpsc::unbounded_channel();
+    let mut alive = handles.len();
+    for h in handles {
+        let tx = ended_tx.clone();
+        tokio::spawn(async move {
+            let r = h
+                .done
+                .await
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("source thread vanished")));
+            let _ = tx.send((h.kind, r));
+        });
+    }
+    drop(ended_tx);
+    let mut source_errors = Vec::new();
+    let mut record_end = |kind: SourceKind, r: anyhow::Result<()>, stopping: bool| match r {
+        Ok(()) if !stopping => tracing::warn!(source = kind.as_str(), "source ended"),
+        Ok(()) => {}
+        Err(e) => {
+            tracing::error!(source = kind.as_str(), "source failed: {e:#}");
+            source_errors.push(format!("{}: {e:#}", kind.as_str()));
+        }
+    };
+    if fatal.is_none() {
+        let _ = crate::sd_notify::ready();
+        say(&format!("running; database {}", cfg.db.display()));
+        tokio::pin!(shutdown);
+        while alive > 0 {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                Some((kind, r)) = ended_rx.recv() => {
+                    alive -= 1;
+                    record_end(kind, r, false);
+                }
+            }
+        }
+        if alive == 0 {
+            tracing::error!("every source has stopped");
+        }
+        say("stopping: flushing and checkpointing");
+        let _ = crate::sd_notify::stopping();
+    }
+    cancel.cancel();
+    while let Some((kind, r)) = ended_rx.recv().await {
+        record_end(kind, r, true);
+    }
+    tasks.join(Duration::from_secs(5)).await;
+    // Every source sender is gone now: the enrich thread drains and ends.
+    let _ = tokio::task::spawn_blocking(move || enrich.join()).await;
+    writer.await.context("the store writer failed")?;
+    if let Some(f) = fatal {
+        anyhow::bail!(f);
+    }
+    if alive == 0 && !source_errors.is_empty() {
+        anyhow::bail!("every source stopped: {}", source_errors.join("; "));
+    }
+    say("stopped");
+    Ok(())
+}
+
+/// SIGTERM or SIGINT.
+pub async fn signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("cannot handle SIGTERM: {e}");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT"),
+    }
+}
+
+/// The `run` command: returns the exit code.
+pub fn main(args: Args) -> anyhow::Result<i32> {
+    let cfg = args.config()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(run(cfg, signal()))?;
+    Ok(0)
+}
