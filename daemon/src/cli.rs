@@ -18,6 +18,12 @@ pub struct Cli {
 pub enum Command {
     /// Parse audit records (audit.log, kernel log, syslog) to JSON events, one a line.
     Parse(parse_cmd::Args),
+    /// Import audit logs (rotated and gzipped ones too) into the database, idempotently.
+    Ingest(crate::ingest::Args),
+    /// Show stored events (table, or JSON Lines with --json).
+    Events(crate::query::EventsArgs),
+    /// Summarise stored events by workload, syscall or action.
+    Summary(crate::query::SummaryArgs),
     /// Check that this host and configuration can work; one line per check, with the fix.
     Doctor(crate::doctor::Args),
     /// Print shell completions (for packaging).
@@ -54,6 +60,9 @@ pub fn main() {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Parse(a) => parse_cmd::run(a),
+        Command::Ingest(a) => crate::ingest::run(a),
+        Command::Events(a) => crate::query::run_events(a),
+        Command::Summary(a) => crate::query::run_summary(a),
         Command::Doctor(a) => crate::doctor::run(a),
         Command::Completions(a) => crate::completions::completions(a),
         Command::Man(a) => crate::completions::man(a),
