@@ -1,6 +1,8 @@
 //! Shared helpers for the end-to-end tests: root checks, the built `seccomp-watch`
 //! binary, the compiled `seccomp-demo` test program, and small waiting utilities.
 
+pub mod runc;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;

@@ -51,7 +51,11 @@ pub struct Incarnation {
 impl Incarnation {
     /// Whether a record at `t` (realtime ms) may come from this incarnation.
     pub fn covers(&self, t: i64) -> bool {
-        t >= self.start_ms - START_SLACK_MS && self.exit_ms.map_or(true, |e| t <= e + EXIT_SLACK_MS)
+        let before_exit = match self.exit_ms {
+            Some(e) => t <= e + EXIT_SLACK_MS,
+            None => true,
+        };
+        t >= self.start_ms - START_SLACK_MS && before_exit
     }
 }
 
@@ -255,7 +259,7 @@ impl PidTable {
             }
             self.exited.pop_front();
             if let Some(incs) = self.procs.get_mut(&pid) {
-                incs.retain(|i| i.exit_ms.map_or(true, |e| e > t));
+                incs.retain(|i| !matches!(i.exit_ms, Some(e) if e <= t));
                 if incs.is_empty() {
                     self.procs.remove(&pid);
                 }
