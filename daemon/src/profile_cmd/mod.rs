@@ -20,6 +20,8 @@ use parsers::Event;
 use rules::profile::{K8sSeccompProfile, Profile};
 use rules::suggest::Observation;
 
+use crate::store::{EventQuery, Selection, SqliteStore, Store};
+
 /// The output formats of the commands that write a whole profile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ProfileFormat {
@@ -140,9 +142,6 @@ pub fn write_file(path: &Path, text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The default database of the daemon.
-pub const DEFAULT_DB: &str = "/var/lib/seccomp-watch/seccomp-watch.db";
-
 /// Which stored events to use: one workload, container or pod, optionally recent ones only.
 #[derive(Debug, Clone, clap::Args)]
 #[group(id = "selection", required = true, multiple = false, args = ["workload", "container", "pod"])]
@@ -156,12 +155,13 @@ pub struct SelectionArgs {
     /// A Kubernetes pod.
     #[arg(long, value_name = "NS/NAME", value_parser = parse_pod)]
     pub pod: Option<(String, String)>,
-    /// Only events of the last DUR (e.g. 2h, 7d).
-    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
-    pub since: Option<std::time::Duration>,
-    /// The database.
-    #[arg(long, value_name = "PATH", default_value = DEFAULT_DB)]
-    pub db: PathBuf,
+    /// Only events at or after WHEN: a duration ago (`2h`, `7d`) or an RFC 3339 time.
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// The database (default: the configuration's, else
+    /// /var/lib/seccomp-watch/seccomp-watch.db).
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
 }
 
 impl SelectionArgs {
@@ -206,8 +206,113 @@ pub struct Evidence {
 /// Reads the evidence of `sel` from the store; `with_profiles` also fetches the applied
 /// profiles of the selection's events.
 pub fn load_evidence(sel: &SelectionArgs, with_profiles: bool) -> anyhow::Result<Evidence> {
-    let _ = (sel, with_profiles);
-    anyhow::bail!("the event store is not available in this build")
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let since_ms = sel
+        .since
+        .as_deref()
+        .map(|s| crate::query::parse_when(s, now))
+        .transpose()?;
+    let selection = Selection {
+        workload: sel.workload.clone(),
+        container: sel.container.clone(),
+        pod: sel.pod.clone(),
+        since_ms,
+        until_ms: None,
+    };
+    let db = crate::query::db_path(sel.db.as_deref())?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let store = SqliteStore::open_existing(&db).await?;
+        let res = read_evidence(&store, &selection, with_profiles).await;
+        store.close().await;
+        res
+    })
+}
+
+/// [`load_evidence`] on an open store.
+pub async fn read_evidence<S: Store>(
+    store: &S,
+    sel: &Selection,
+    with_profiles: bool,
+) -> anyhow::Result<Evidence> {
+    let observations = store
+        .observations(sel)
+        .await?
+        .iter()
+        .map(|o| {
+            let e = o.as_event();
+            Observation {
+                arch: e.arch_name(),
+                syscall: e
+                    .syscall()
+                    .map_or_else(|| e.syscall_nr.to_string(), str::to_string),
+                compat: o.compat,
+                action: o.action,
+                count: o.count,
+                containers: o.containers,
+                first_seen: o.first_ms,
+                last_seen: o.last_ms,
+                sample_comm: o.sample_comm.clone().unwrap_or_default(),
+                sample_exe: o.sample_exe.clone().unwrap_or_default(),
+            }
+        })
+        .collect();
+    let mut profiles = Vec::new();
+    if with_profiles {
+        for hash in profile_hashes(store, sel).await? {
+            match store.profile(&hash).await? {
+                Some(json) => profiles.push((hash, json)),
+                None => anyhow::bail!(
+                    "the applied profile {} is referenced by events but not stored: pass --profile",
+                    escape(&hash)
+                ),
+            }
+        }
+    }
+    Ok(Evidence {
+        observations,
+        profiles,
+    })
+}
+
+/// The distinct applied-profile hashes of the selection's events (by paging through them:
+/// the store has no index for this; only used when `--profile` is not given).
+async fn profile_hashes<S: Store>(store: &S, sel: &Selection) -> anyhow::Result<BTreeSet<String>> {
+    let mut q = EventQuery {
+        since_ms: sel.since_ms,
+        until_ms: sel.until_ms,
+        container: sel.container.clone(),
+        workload: sel.workload.clone(),
+        limit: 10_000,
+        ..EventQuery::default()
+    };
+    let mut hashes = BTreeSet::new();
+    loop {
+        let page = store.events(&q).await?;
+        for ev in &page.events {
+            let a = &ev.item.attribution;
+            if let Some((ns, pod)) = &sel.pod {
+                let c = a.container.as_ref();
+                if c.and_then(|c| c.namespace.as_ref()) != Some(ns)
+                    || c.and_then(|c| c.pod.as_ref()) != Some(pod)
+                {
+                    continue;
+                }
+            }
+            if let Some(h) = &a.profile_hash {
+                hashes.insert(h.clone());
+            }
+        }
+        match page.next {
+            Some(c) => q.after = Some(c),
+            None => break,
+        }
+    }
+    Ok(hashes)
 }
 
 /// Parses a duration: a number and a unit `ms`, `s`, `m`, `h`, `d` or `w` (`90s`, `15m`,
@@ -373,5 +478,134 @@ mod tests {
             && o.action == parsers::Action::Errno
             && o.containers == 0));
         assert!(obs.iter().any(|o| o.syscall == "999"));
+    }
+
+    fn stored_event(
+        line: &str,
+        container: &str,
+        pod: &str,
+        profile: &str,
+    ) -> crate::pipeline::Item {
+        let Ok(parsers::Parsed::Seccomp(r)) = parsers::parse_line(line.as_bytes()) else {
+            panic!("{line}")
+        };
+        let info = parsers::ContainerInfo {
+            id: container.to_string(),
+            runtime: "runc".into(),
+            name: Some("app".into()),
+            pod: Some(pod.to_string()),
+            namespace: Some("shop".into()),
+            ..Default::default()
+        };
+        crate::pipeline::Item {
+            event: Event::from_record(&r).unwrap(),
+            source: crate::pipeline::SourceKind::Netlink,
+            attribution: parsers::Attribution {
+                workload: parsers::workload::workload_key(Some(&info), None, None),
+                container: Some(info),
+                unit: None,
+                attributed: true,
+                profile_hash: Some(profile.to_string()),
+            },
+        }
+    }
+
+    #[test]
+    fn evidence_from_a_real_store() {
+        use crate::pipeline::{ProfileBlob, StoreBatch};
+        use crate::store::StoreWriter;
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("t.db");
+        let line = |serial: u32, pid: u32, nr: i64, code: &str| {
+            format!(
+                "type=SECCOMP msg=audit(1795997034.{serial:03}:{serial}): auid=0 uid=0 gid=0 ses=1 pid={pid} comm=\"ls\" exe=\"/usr/bin/ls\" sig=0 arch=c000003e syscall={nr} compat=0 ip=0x1 code={code}"
+            )
+        };
+        let (c1, c2, c3) = ("a".repeat(64), "b".repeat(64), "c".repeat(64));
+        let (h1, h2) = ("1".repeat(64), "2".repeat(64));
+        let items = vec![
+            stored_event(&line(1, 10, 42, "0x7ffc0000"), &c1, "cart-1", &h1),
+            stored_event(&line(2, 11, 42, "0x7ffc0000"), &c2, "cart-2", &h1),
+            stored_event(&line(3, 11, 41, "0x50000"), &c2, "cart-2", &h1),
+            stored_event(&line(4, 12, 42, "0x7ffc0000"), &c3, "other-1", &h2),
+        ];
+        let batch = StoreBatch {
+            items,
+            profiles: vec![
+                ProfileBlob {
+                    hash: h1.clone(),
+                    json: r#"{"defaultAction":"SCMP_ACT_LOG"}"#.into(),
+                },
+                ProfileBlob {
+                    hash: h2.clone(),
+                    json: r#"{"defaultAction":"SCMP_ACT_ERRNO"}"#.into(),
+                },
+            ],
+            ..StoreBatch::default()
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let store = SqliteStore::open(&db).await.unwrap();
+            let mut w = store.open_writer().await.unwrap();
+            w.write(&[batch]).await.unwrap();
+            w.close().await.unwrap();
+            store.close().await;
+        });
+        let sel =
+            |container: Option<&str>, pod: Option<&str>, workload: Option<&str>| SelectionArgs {
+                workload: workload.map(str::to_string),
+                container: container.map(str::to_string),
+                pod: pod.map(|p| ("shop".to_string(), p.to_string())),
+                since: None,
+                db: Some(db.clone()),
+            };
+        // One container: connect logged once, one container, its profile.
+        let ev = load_evidence(&sel(Some(&c1[..12]), None, None), true).unwrap();
+        assert_eq!(ev.observations.len(), 1);
+        let o = &ev.observations[0];
+        assert_eq!(
+            (o.syscall.as_str(), o.arch.as_str(), o.count, o.containers),
+            ("connect", "SCMP_ARCH_X86_64", 1, 1)
+        );
+        assert_eq!(
+            (o.sample_comm.as_str(), o.sample_exe.as_str()),
+            ("ls", "/usr/bin/ls")
+        );
+        assert_eq!(
+            ev.profiles,
+            vec![(
+                h1.clone(),
+                r#"{"defaultAction":"SCMP_ACT_LOG"}"#.to_string()
+            )]
+        );
+        // A workload across two containers: connect by 2 containers, socket blocked once.
+        let ev = load_evidence(&sel(None, None, Some("k8s:shop/cart/app")), false).unwrap();
+        let connect = ev
+            .observations
+            .iter()
+            .find(|o| o.syscall == "connect")
+            .unwrap();
+        assert_eq!((connect.count, connect.containers), (2, 2));
+        assert!(ev
+            .observations
+            .iter()
+            .any(|o| o.syscall == "socket" && o.action == parsers::Action::Errno));
+        assert!(ev.profiles.is_empty());
+        // A pod: its own events and profile only.
+        let ev = load_evidence(&sel(None, Some("other-1"), None), true).unwrap();
+        assert_eq!(ev.observations.len(), 1);
+        assert_eq!(ev.profiles.len(), 1);
+        assert_eq!(ev.profiles[0].0, h2);
+        // Nothing selected: empty, not an error.
+        let ev = load_evidence(&sel(None, Some("nope"), None), true).unwrap();
+        assert!(ev.observations.is_empty() && ev.profiles.is_empty());
+        // No database: a clear error.
+        let mut missing = sel(None, Some("x"), None);
+        missing.db = Some(dir.path().join("none.db"));
+        let e = format!("{:#}", load_evidence(&missing, false).unwrap_err());
+        assert!(e.contains("no database"), "{e}");
     }
 }
