@@ -349,6 +349,7 @@ impl Sink {
                     url,
                     headers,
                     token.as_ref().map(|t| format!("Bearer {}", t.expose())),
+                    &alert.id,
                 );
                 if let Some(s) = secret {
                     let t = super::now_ms() / 1000;
@@ -379,7 +380,12 @@ impl Sink {
                     ev["index"] = json!(i);
                 }
                 let body = serde_json::to_vec(&ev).map_err(|e| DeliveryError(e.to_string()))?;
-                let req = self.post(url, headers, Some(format!("Splunk {}", token.expose())));
+                let req = self.post(
+                    url,
+                    headers,
+                    Some(format!("Splunk {}", token.expose())),
+                    &alert.id,
+                );
                 self.send(req.body(body)).await
             }
             Kind::Alertmanager {
@@ -393,6 +399,7 @@ impl Sink {
                     url,
                     headers,
                     token.as_ref().map(|t| format!("Bearer {}", t.expose())),
+                    &alert.id,
                 );
                 self.send(req.body(body)).await
             }
@@ -415,12 +422,15 @@ impl Sink {
         url: &reqwest::Url,
         headers: &HeaderMap,
         auth: Option<String>,
+        id: &str,
     ) -> reqwest::RequestBuilder {
         let client = self.client.clone().unwrap_or_default();
         let mut req = client
             .post(url.clone())
             .headers(headers.clone())
-            .header("Content-Type", "application/json");
+            .header("Content-Type", "application/json")
+            .header("X-Seccomp-Watch-Alert-Id", id)
+            .header("Idempotency-Key", id);
         if let Some(a) = auth {
             req = req.header("Authorization", a);
         }
