@@ -1071,7 +1071,7 @@ mod example_tests {
     /// The field names a config table accepts, from serde's "unknown field" message.
     fn fields_of(table: Option<&str>) -> Vec<String> {
         let text = match table {
-            Some(t) if t == "sinks" => "[[sinks]]\nzz_unknown = 1\n".to_string(),
+            Some("sinks") => "[[sinks]]\nzz_unknown = 1\n".to_string(),
             Some(t) => format!("[{t}]\nzz_unknown = 1\n"),
             None => "zz_unknown = 1\n".to_string(),
         };

@@ -558,5 +558,158 @@ async fn alerts(
     Ok(Json(backend(&st)?.alerts(q).await?))
 }
 
+/// The data endpoints over the SQLite store: events and summaries through the [`Store`]
+/// trait, alerts through the alerts tables (`alerts::db::list_query`). Reads only.
+///
+/// [`Store`]: crate::store::Store
+#[derive(Clone)]
+pub struct StoreApi {
+    store: crate::store::SqliteStore,
+}
+
+/// Rows per group in `/api/v1/summary`.
+pub const SUMMARY_TOP: usize = 20;
+
+impl StoreApi {
+    pub fn new(store: crate::store::SqliteStore) -> StoreApi {
+        StoreApi { store }
+    }
+}
+
+fn store_error(e: impl std::fmt::Display) -> ApiError {
+    ApiError::Unavailable(format!("database: {e}"))
+}
+
+fn summary_row(by: crate::store::SummaryBy, r: &crate::store::SummaryRow) -> Value {
+    use crate::store::SummaryBy;
+    let mut m = serde_json::Map::new();
+    match by {
+        SummaryBy::Workload => {
+            m.insert("workload".into(), json!(r.workload));
+            m.insert("syscalls".into(), json!(r.syscalls));
+        }
+        SummaryBy::Syscall => {
+            let e = crate::store::Observation {
+                audit_arch: r.arch.unwrap_or(0),
+                syscall_nr: r.syscall_nr.unwrap_or(-1),
+                compat: false,
+                action: parsers::Action::Log,
+                count: 0,
+                containers: 0,
+                first_ms: 0,
+                last_ms: 0,
+                sample_comm: None,
+                sample_exe: None,
+            }
+            .as_event();
+            m.insert("arch".into(), json!(e.arch_name()));
+            m.insert("syscall".into(), json!(e.syscall()));
+            m.insert("syscall_nr".into(), json!(e.syscall_nr));
+            m.insert("workloads".into(), json!(r.workloads));
+        }
+        SummaryBy::Action => {
+            m.insert("action".into(), json!(r.action.map(|a| a.to_string())));
+            m.insert("workloads".into(), json!(r.workloads));
+            m.insert("syscalls".into(), json!(r.syscalls));
+        }
+    }
+    m.insert("events".into(), json!(r.events));
+    m.insert(
+        "first_seen".into(),
+        json!(parsers::time::rfc3339_ms(r.first_ms)),
+    );
+    m.insert(
+        "last_seen".into(),
+        json!(parsers::time::rfc3339_ms(r.last_ms)),
+    );
+    Value::Object(m)
+}
+
+impl ApiBackend for StoreApi {
+    fn summary(&self) -> ApiFuture<'_, Value> {
+        use crate::store::{Store, SummaryBy};
+        Box::pin(async move {
+            let stats = self.store.stats().await.map_err(store_error)?;
+            let mut out = serde_json::Map::new();
+            out.insert("events".into(), json!(stats.events));
+            out.insert("db_bytes".into(), json!(stats.db_bytes));
+            for (key, by) in [
+                ("by_action", SummaryBy::Action),
+                ("top_workloads", SummaryBy::Workload),
+                ("top_syscalls", SummaryBy::Syscall),
+            ] {
+                let rows = self.store.summary(by).await.map_err(store_error)?;
+                let rows: Vec<Value> = rows
+                    .iter()
+                    .take(SUMMARY_TOP)
+                    .map(|r| summary_row(by, r))
+                    .collect();
+                out.insert(key.into(), Value::Array(rows));
+            }
+            let losses = self.store.losses().await.map_err(store_error)?;
+            out.insert(
+                "losses".into(),
+                Value::Object(losses.into_iter().map(|(k, v)| (k, json!(v))).collect()),
+            );
+            Ok(Value::Object(out))
+        })
+    }
+
+    fn events(&self, q: EventQuery) -> ApiFuture<'_, Value> {
+        use crate::store::{Store, SyscallFilter};
+        Box::pin(async move {
+            let syscall = match q.syscall.as_deref() {
+                None => None,
+                Some(s) => match s.parse::<i64>() {
+                    Ok(n) => Some(SyscallFilter::Number(n)),
+                    Err(_)
+                        if parsers::arch::ScmpArch::ALL
+                            .iter()
+                            .any(|a| parsers::syscalls::syscall_number(*a, s).is_some()) =>
+                    {
+                        Some(SyscallFilter::Name(s.to_string()))
+                    }
+                    Err(_) => {
+                        return Err(ApiError::BadRequest(format!(
+                            "unknown syscall {:?}",
+                            parsers::escape::escape(s)
+                        )))
+                    }
+                },
+            };
+            let sq = crate::store::EventQuery {
+                since_ms: q.since_ms,
+                syscall,
+                workload: q.workload.clone(),
+                limit: q.limit as usize,
+                newest_first: true,
+                ..Default::default()
+            };
+            let page = self.store.events(&sq).await.map_err(store_error)?;
+            Ok(Value::Array(
+                page.events
+                    .iter()
+                    .map(|e| Value::Object(crate::query::event_json(&e.item)))
+                    .collect(),
+            ))
+        })
+    }
+
+    fn alerts(&self, q: AlertQuery) -> ApiFuture<'_, Value> {
+        Box::pin(async move {
+            let lq = crate::alerts::db::ListQuery {
+                status: None,
+                since_ms: q.since_ms,
+                limit: q.limit as usize,
+            };
+            let rows = crate::alerts::db::list_query(self.store.pool(), &lq)
+                .await
+                .map_err(store_error)?;
+            let now = now_ms();
+            Ok(Value::Array(rows.iter().map(|r| r.to_json(now)).collect()))
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests;

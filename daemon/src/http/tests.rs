@@ -597,3 +597,104 @@ fn metric_names_are_found_in_promql() {
     );
     assert!(metric_names_in("xseccomp_watch_a").is_empty());
 }
+
+fn stored_event(serial: u64, t: i64, nr: i64) -> parsers::Event {
+    parsers::Event {
+        time_ms: t,
+        serial: Some(serial),
+        node: None,
+        audit_arch: 0xc000_003e,
+        syscall_nr: nr,
+        code: 0x7ffc_0000,
+        pid: 42,
+        uid: Some(0),
+        gid: Some(0),
+        auid: None,
+        ses: None,
+        comm: Some("demo".into()),
+        exe: Some("/usr/bin/demo".into()),
+        subj: None,
+        sig: Some(0),
+        compat: false,
+        ip: None,
+    }
+}
+
+/// The data endpoints over a real SQLite store written by the store's writer.
+#[tokio::test]
+async fn the_api_serves_the_store() {
+    use crate::pipeline::{Item, SourceKind, StoreBatch};
+    use crate::store::{SqliteStore, Store, StoreWriter};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    let store = SqliteStore::open(&db).await.unwrap();
+    let now = now_ms();
+    // getppid (110) three times for one workload, ptrace (101) once for another.
+    let mut items = Vec::new();
+    for (i, (nr, exe)) in [
+        (110, "/usr/bin/a"),
+        (110, "/usr/bin/a"),
+        (110, "/usr/bin/a"),
+        (101, "/usr/bin/b"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut e = stored_event(i as u64 + 1, now - 60_000 + i as i64, *nr);
+        e.exe = Some(exe.to_string());
+        let attribution = parsers::Attribution::unattributed(Some(exe));
+        items.push(Item {
+            event: e,
+            source: SourceKind::Netlink,
+            attribution,
+        });
+    }
+    let mut w = store.open_writer().await.unwrap();
+    let batch = StoreBatch {
+        items,
+        source: Some(SourceKind::Netlink),
+        ..StoreBatch::default()
+    };
+    w.write(&[batch]).await.unwrap();
+    w.close().await.unwrap();
+
+    let api = Arc::new(StoreApi::new(store.clone()));
+    let srv = start(
+        HttpState::new(Readiness::new(Some(db.clone()))).with_backend(api),
+        None,
+    )
+    .await;
+
+    let (st, _, body) = get(srv.addr, "/api/v1/summary", None).await;
+    assert_eq!(st, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["events"], 4, "{v}");
+    assert_eq!(v["top_syscalls"][0]["syscall"], "getppid", "{v}");
+    assert_eq!(v["top_syscalls"][0]["events"], 3, "{v}");
+    assert_eq!(v["by_action"][0]["events"], 4, "{v}");
+    assert!(v["top_workloads"].as_array().unwrap().len() == 2, "{v}");
+
+    let (st, _, body) = get(srv.addr, "/api/v1/events?syscall=ptrace", None).await;
+    assert_eq!(st, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let evs = v.as_array().unwrap();
+    assert_eq!(evs.len(), 1, "{v}");
+    assert_eq!(evs[0]["exe"], "/usr/bin/b", "{v}");
+    assert_eq!(evs[0]["source"], "netlink", "{v}");
+
+    let (_, _, body) = get(srv.addr, "/api/v1/events?limit=2", None).await;
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 2, "{v}");
+    let (_, _, body) = get(srv.addr, "/api/v1/events?since=1s", None).await;
+    assert_eq!(body, "[]", "events are a minute old");
+    let (st, _, body) = get(srv.addr, "/api/v1/events?syscall=no_such_call", None).await;
+    assert_eq!(st, 400, "{body}");
+
+    let (st, _, body) = get(srv.addr, "/api/v1/alerts", None).await;
+    assert_eq!((st, body.as_str()), (200, "[]"));
+
+    let (st, _, body) = get(srv.addr, "/readyz", None).await;
+    assert_eq!(st, 200, "{body}");
+    srv.stop().await;
+    store.close().await;
+}
