@@ -12,7 +12,8 @@ use serde_json::{json, Value};
 #[path = "support/profile_loop.rs"]
 mod support;
 
-use support::{allowed_names, listing_shape, Bundle, Tap};
+use seccomp_watch_tests::runc::Spec;
+use support::{allowed_names, listing_shape, Lab, Tap};
 
 /// Runs `seccomp-watch record -o OUT -- ARGS` and returns the profile.
 fn record(out: &Path, args: &[&str]) -> Value {
@@ -80,8 +81,9 @@ fn record_ls_then_run_it_under_the_profile_with_runc() {
     // Run `ls -lisa /` in a container (rootfs: busybox plus this host's GNU ls and its
     // libraries) under the recorded profile with default LOG: ls itself must need nothing
     // more, only the runtime's init does (its calls after the filter is in place).
-    let rootfs = support::rootfs(dir.path());
+    let lab = Lab::new();
     let args = ["/usr/bin/ls", "-lisa", "/"];
+    let pid = std::process::id();
     let mut init_calls = BTreeSet::new();
     let mut reference = None;
     for i in 0..3 {
@@ -89,7 +91,10 @@ fn record_ls_then_run_it_under_the_profile_with_runc() {
         p["defaultAction"] = json!("SCMP_ACT_LOG");
         p.as_object_mut().unwrap().remove("defaultErrnoRet");
         let tap = Tap::start();
-        let run = Bundle::new(dir.path(), &format!("rec-log-{i}"), &rootfs, &args, &p).run();
+        let run = lab.run(
+            &format!("sw{pid}-rec-log-{i}"),
+            &Spec::new(&args).seccomp(p),
+        );
         let records = tap.stop_for(run.session);
         assert!(
             run.status.success(),
@@ -148,7 +153,10 @@ fn record_ls_then_run_it_under_the_profile_with_runc() {
 
     // Enforce: default ERRNO. Exits 0, the same listing, no SECCOMP record.
     let tap = Tap::start();
-    let run = Bundle::new(dir.path(), "rec-errno", &rootfs, &args, &merged).run();
+    let run = lab.run(
+        &format!("sw{pid}-rec-errno"),
+        &Spec::new(&args).seccomp(merged.clone()),
+    );
     let records = tap.stop_for(run.session);
     assert!(
         run.status.success(),
@@ -171,7 +179,10 @@ fn record_ls_then_run_it_under_the_profile_with_runc() {
     audit["defaultAction"] = json!("SCMP_ACT_LOG");
     audit.as_object_mut().unwrap().remove("defaultErrnoRet");
     let tap = Tap::start();
-    let run = Bundle::new(dir.path(), "rec-audit", &rootfs, &args, &audit).run();
+    let run = lab.run(
+        &format!("sw{pid}-rec-audit"),
+        &Spec::new(&args).seccomp(audit),
+    );
     let records = tap.stop_for(run.session);
     assert!(run.status.success(), "{}", run.stderr);
     assert!(

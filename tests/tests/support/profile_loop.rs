@@ -1,6 +1,6 @@
-//! Support for the profile end-to-end tests (`record.rs`, `suggest.rs`): a runc bundle whose
-//! rootfs holds busybox and this host's GNU `ls` with its libraries (so that `ls /` and
-//! `ls -lisa /` differ as in the published article), container runs tagged with an audit
+//! Support for the profile end-to-end tests (`record.rs`, `suggest.rs`): containers of the
+//! runc test helper whose rootfs also holds this host's GNU `ls` with its libraries (so that
+//! `ls /` and `ls -lisa /` differ as in the published article), runs tagged with an audit
 //! session of their own, and an audit multicast tap that returns the records of one session.
 
 #![allow(dead_code)]
@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -16,6 +16,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use parsers::{Event, Parsed};
+use seccomp_watch_tests::runc::{Runc, Spec};
 use serde_json::{json, Value};
 
 /// This host's GNU `ls` (the tests need its NSS and xattr calls).
@@ -32,44 +33,10 @@ pub fn gnu_ls() -> PathBuf {
     ls
 }
 
-/// Builds `DIR/rootfs`: busybox (`sh`, `wc`, `cat`), GNU ls at `/usr/bin/ls` with the
-/// libraries `ldd` lists, and a one-user `/etc/passwd`. Returns its path.
-pub fn rootfs(dir: &Path) -> PathBuf {
-    let root = dir.join("rootfs");
-    for d in ["bin", "usr/bin", "etc", "proc", "dev", "sys", "tmp"] {
-        std::fs::create_dir_all(root.join(d)).unwrap();
-    }
-    let busybox =
-        seccomp_watch_tests::which("busybox").expect("busybox (busybox-static) is installed");
-    std::fs::copy(&busybox, root.join("bin/busybox")).unwrap();
-    for a in ["sh", "wc", "cat", "true"] {
-        std::os::unix::fs::symlink("busybox", root.join("bin").join(a)).unwrap();
-    }
-    let ls = gnu_ls();
-    std::fs::copy(&ls, root.join("usr/bin/ls")).unwrap();
-    let ldd = Command::new("ldd").arg(&ls).output().expect("ldd");
-    for line in String::from_utf8_lossy(&ldd.stdout).lines() {
-        let path = match line.split_once("=>") {
-            Some((_, rhs)) => rhs.split_whitespace().next(),
-            None => line.split_whitespace().next(),
-        };
-        let Some(p) = path.filter(|p| p.starts_with('/')) else {
-            continue;
-        };
-        let dest = root.join(p.trim_start_matches('/'));
-        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
-        std::fs::copy(p, &dest).unwrap_or_else(|e| panic!("copy {p}: {e}"));
-    }
-    std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
-    std::fs::write(root.join("etc/group"), "root:x:0:\n").unwrap();
-    root
-}
-
-/// A runc bundle (its own directory with a `config.json`).
-pub struct Bundle {
-    pub dir: PathBuf,
-    /// The runc container id (unique per test process).
-    pub id: String,
+/// A runc state root and rootfs (busybox, see [`Runc`]) with this host's GNU ls at
+/// `/usr/bin/ls` and the libraries `ldd` lists.
+pub struct Lab {
+    pub runc: Runc,
 }
 
 /// What a container run gave.
@@ -82,65 +49,38 @@ pub struct Run {
     pub session: u32,
 }
 
-impl Bundle {
-    /// A bundle under `parent/name` running `args` in `rootfs` (read-only) under the seccomp
-    /// profile `profile` (a Docker/OCI profile: runc takes the same fields).
-    pub fn new(parent: &Path, name: &str, rootfs: &Path, args: &[&str], profile: &Value) -> Bundle {
-        Bundle::with(parent, name, rootfs, args, profile, None, &json!({}))
+impl Lab {
+    pub fn new() -> Lab {
+        let runc = Runc::new().expect("runc test helper");
+        let root = runc.rootfs();
+        let ls = gnu_ls();
+        std::fs::create_dir_all(root.join("usr/bin")).unwrap();
+        std::fs::copy(&ls, root.join("usr/bin/ls")).unwrap();
+        let ldd = Command::new("ldd").arg(&ls).output().expect("ldd");
+        for line in String::from_utf8_lossy(&ldd.stdout).lines() {
+            let path = match line.split_once("=>") {
+                Some((_, rhs)) => rhs.split_whitespace().next(),
+                None => line.split_whitespace().next(),
+            };
+            let Some(p) = path.filter(|p| p.starts_with('/')) else {
+                continue;
+            };
+            let dest = root.join(p.trim_start_matches('/'));
+            std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+            std::fs::copy(p, &dest).unwrap_or_else(|e| panic!("copy {p}: {e}"));
+        }
+        Lab { runc }
     }
 
-    /// [`Bundle::new`] with a `cgroupsPath` and annotations.
-    pub fn with(
-        parent: &Path,
-        name: &str,
-        rootfs: &Path,
-        args: &[&str],
-        profile: &Value,
-        cgroups_path: Option<&str>,
-        annotations: &Value,
-    ) -> Bundle {
-        let dir = parent.join(format!("bundle-{name}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        let _ = std::fs::remove_file(dir.join("config.json"));
-        let st = Command::new("runc")
-            .args(["spec", "--bundle"])
-            .arg(&dir)
-            .status()
-            .expect("runc spec");
-        assert!(st.success(), "runc spec failed");
-        let mut c: Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap())
-                .unwrap();
-        c["process"]["terminal"] = json!(false);
-        c["process"]["args"] = json!(args);
-        c["process"]["noNewPrivileges"] = json!(true);
-        c["root"] = json!({"path": rootfs, "readonly": true});
-        c["hostname"] = json!("seccomp-watch-test");
-        c["linux"]["seccomp"] = profile.clone();
-        if let Some(p) = cgroups_path {
-            c["linux"]["cgroupsPath"] = json!(p);
-        }
-        if annotations.as_object().is_some_and(|a| !a.is_empty()) {
-            c["annotations"] = annotations.clone();
-        }
-        std::fs::write(
-            dir.join("config.json"),
-            serde_json::to_string_pretty(&c).unwrap(),
-        )
-        .unwrap();
-        Bundle {
-            dir,
-            id: format!("sw{}-{name}", std::process::id()),
-        }
-    }
-
-    /// `runc run` in the foreground, in a fresh audit session (the login uid is set in the
-    /// child before exec), so that its records can be told apart.
-    pub fn run(&self) -> Run {
-        let mut cmd = Command::new("runc");
+    /// `runc run` of `spec` as container `id` in the foreground, in a fresh audit session
+    /// (the login uid is set in the child before exec), so that its records can be told
+    /// apart; the container is deleted afterwards.
+    pub fn run(&self, id: &str, spec: &Spec) -> Run {
+        let bundle = self.runc.bundle(id, spec).expect("bundle");
+        let mut cmd = self.runc.command();
         cmd.args(["run", "--bundle"])
-            .arg(&self.dir)
-            .arg(&self.id)
+            .arg(&bundle)
+            .arg(id)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -161,6 +101,12 @@ impl Bundle {
             .and_then(|s| s.trim().parse().ok())
             .expect("session id of runc");
         let out = child.wait_with_output().expect("wait for runc");
+        let _ = self
+            .runc
+            .command()
+            .args(["delete", "-f", id])
+            .stderr(Stdio::null())
+            .status();
         Run {
             status: out.status,
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
