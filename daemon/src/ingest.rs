@@ -94,7 +94,7 @@ pub fn order_files(files: &[PathBuf]) -> Vec<PathBuf> {
         };
         keyed.push((g, std::cmp::Reverse(n), f.clone()));
     }
-    keyed.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    keyed.sort_by_key(|a| (a.0, a.1));
     keyed.into_iter().map(|(_, _, f)| f).collect()
 }
 

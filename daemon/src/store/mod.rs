@@ -33,6 +33,8 @@ pub enum StoreError {
     },
     #[error("no database at {0} (run the daemon or `seccomp-watch ingest` first, or pass --db)")]
     Missing(PathBuf),
+    #[error("database error: {message} (SQLite code {code})")]
+    Sqlite { code: i32, message: String },
     #[error("cannot encode a query argument: {0}")]
     Encode(String),
     #[error("database holds an invalid value: {0}")]

@@ -40,8 +40,9 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
 /// SQLite's default limit of bound parameters per statement (since 3.32) is 32766.
 const MAX_PARAMS: usize = 32_000;
-/// Rows per multi-row event INSERT (8 parameters a row); smaller powers of two for the rest.
-const EVENT_CHUNK: usize = 2048;
+/// Rows per multi-row event INSERT (8 parameters a row), largest first: 16,384
+/// parameters at most, under SQLite's limit; the rest goes in smaller statements.
+const INSERT_SIZES: [usize; 4] = [2048, 256, 32, 1];
 const EVENT_COLS: usize = 8;
 /// Dictionary caches are cleared when they grow past this (they refill from the database).
 const CACHE_CAP: usize = 200_000;
@@ -405,7 +406,7 @@ impl Store for SqliteStore {
             .pragma("cache_size", "-8192")
             .statement_cache_capacity(64);
         let conn = opts.connect().await?;
-        Ok(SqliteWriter::new(conn))
+        Ok(SqliteWriter::new(conn, opts))
     }
 
     async fn checkpoint(&self, key: &str) -> Result<Option<Checkpoint>, StoreError> {
@@ -567,7 +568,7 @@ impl Store for SqliteStore {
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let actor: i64 = r.try_get(8)?;
-            if !samples.contains_key(&actor) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = samples.entry(actor) {
                 let s = sqlx::query(
                     "SELECT cs.s, xs.s FROM actors a LEFT JOIN strings cs ON cs.id = a.comm \
                      LEFT JOIN strings xs ON xs.id = a.exe WHERE a.id = ?",
@@ -579,7 +580,7 @@ impl Store for SqliteStore {
                     Some(s) => (s.try_get(0)?, s.try_get(1)?),
                     None => (None, None),
                 };
-                samples.insert(actor, pair);
+                slot.insert(pair);
             }
             let (comm, exe) = samples.get(&actor).cloned().unwrap_or_default();
             out.push(Observation {
@@ -648,8 +649,12 @@ type ActorKey = [i64; 7];
 /// source, container, unit, workload, attributed, profile (in-memory id, 0 = none).
 type AttribKey = [i64; 6];
 
+/// Stored events of one (attribution, kind): a representative item (batch, index), the
+/// count, the first and the last time.
+type Group = ((usize, usize), u64, i64, i64);
+
 /// One event mapped to ids, ready to insert.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 struct EvRow {
     time_ms: i64,
     serial: i64,
@@ -791,32 +796,35 @@ impl Caches {
 /// The one writer connection and its caches.
 pub struct SqliteWriter {
     conn: SqliteConnection,
+    opts: SqliteConnectOptions,
     caches: Caches,
-    /// Set while a write is in progress: a write that was dropped half-way (cancelled)
-    /// may have cached ids its rolled-back transaction created, so the caches are reset.
+    /// Set while a write is in progress and cleared when it succeeds. A write that failed
+    /// or was dropped half-way (cancelled) may have cached ids of a rolled-back
+    /// transaction, or left sqlx's transaction state behind, so the next operation starts
+    /// over with a fresh connection and empty caches.
     dirty: bool,
     /// `INSERT INTO events ...` for each chunk size, largest first.
-    insert_sql: Vec<(usize, String)>,
+    insert_sql: Vec<(usize, std::ffi::CString)>,
     rows: Vec<EvRow>,
 }
 
 impl SqliteWriter {
-    fn new(conn: SqliteConnection) -> SqliteWriter {
+    fn new(conn: SqliteConnection, opts: SqliteConnectOptions) -> SqliteWriter {
         let mut insert_sql = Vec::new();
-        let mut n = EVENT_CHUNK;
-        while n >= 1 {
-            insert_sql.push((
-                n,
-                format!(
-                    "INSERT INTO events (time_ms, serial, node, kind, actor, pid, ip, attrib) VALUES {} \
-                     ON CONFLICT DO NOTHING",
-                    placeholders(n, EVENT_COLS)
-                ),
-            ));
-            n /= 2;
+        for n in INSERT_SIZES {
+            let sql = format!(
+                "INSERT INTO events (time_ms, serial, node, kind, actor, pid, ip, attrib) VALUES {} \
+                 ON CONFLICT DO NOTHING",
+                placeholders(n, EVENT_COLS)
+            );
+            // The text has no NUL byte.
+            if let Ok(c) = std::ffi::CString::new(sql) {
+                insert_sql.push((n, c));
+            }
         }
         SqliteWriter {
             conn,
+            opts,
             caches: Caches::default(),
             dirty: false,
             insert_sql,
@@ -946,8 +954,15 @@ async fn resolve_all(
     conn: &mut SqliteConnection,
     caches: &mut Caches,
     batches: &[StoreBatch],
+    misses: &[(u32, u32)],
 ) -> Result<(), StoreError> {
-    let items = || batches.iter().flat_map(|b| b.items.iter());
+    let items = || {
+        misses.iter().filter_map(|&(b, i)| {
+            batches
+                .get(b as usize)
+                .and_then(|b| b.items.get(i as usize))
+        })
+    };
     // Profiles get their in-memory ids first.
     for it in items() {
         caches.profile_id(it.attribution.profile_hash.as_deref());
@@ -1039,18 +1054,30 @@ async fn resolve_all(
     Ok(())
 }
 
-/// Maps every item to a row; `false` when something is not cached.
-fn map_all(caches: &Caches, batches: &[StoreBatch], rows: &mut Vec<EvRow>) -> bool {
+/// Maps every item to a row; the items whose ids are not all cached get a placeholder
+/// row and are listed in `misses`.
+fn map_all(
+    caches: &Caches,
+    batches: &[StoreBatch],
+    rows: &mut Vec<EvRow>,
+    misses: &mut Vec<(u32, u32)>,
+) {
     rows.clear();
+    misses.clear();
     for (b, batch) in batches.iter().enumerate() {
         for (i, it) in batch.items.iter().enumerate() {
             match caches.map(b, i, it) {
                 Some(r) => rows.push(r),
-                None => return false,
+                None => {
+                    misses.push((b as u32, i as u32));
+                    rows.push(EvRow {
+                        kind: -1,
+                        ..EvRow::default()
+                    });
+                }
             }
         }
     }
-    true
 }
 
 impl SqliteWriter {
@@ -1066,10 +1093,20 @@ impl SqliteWriter {
         let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
 
         // 1. Ids.
-        if !map_all(caches, batches, rows) {
-            resolve_all(&mut tx, caches, batches).await?;
-            if !map_all(caches, batches, rows) {
-                return Err(StoreError::Corrupt("dictionary ids did not resolve".into()));
+        let mut misses = Vec::new();
+        map_all(caches, batches, rows, &mut misses);
+        if !misses.is_empty() {
+            resolve_all(&mut tx, caches, batches, &misses).await?;
+            let mut at = 0;
+            for (b, batch) in batches.iter().enumerate() {
+                for (i, it) in batch.items.iter().enumerate() {
+                    if rows[at].kind == -1 {
+                        rows[at] = caches.map(b, i, it).ok_or_else(|| {
+                            StoreError::Corrupt("dictionary ids did not resolve".into())
+                        })?;
+                    }
+                    at += 1;
+                }
             }
         }
 
@@ -1120,32 +1157,11 @@ impl SqliteWriter {
         }
         let mut duplicates = (total - rows.len()) as u64;
 
-        // 3. Insert.
-        let mut at = 0;
-        let mut inserted = 0u64;
-        while at < rows.len() {
-            let left = rows.len() - at;
-            let Some((n, sql)) = insert_sql.iter().find(|(n, _)| *n <= left) else {
-                break;
-            };
-            let mut args = SqliteArguments::default();
-            args.reserve(n * EVENT_COLS, 0);
-            for r in &rows[at..at + n] {
-                add(&mut args, r.time_ms)?;
-                add(&mut args, r.serial)?;
-                add(&mut args, r.node)?;
-                add(&mut args, r.kind)?;
-                add(&mut args, r.actor)?;
-                add(&mut args, r.pid)?;
-                add(&mut args, r.ip)?;
-                add(&mut args, r.attrib)?;
-            }
-            let res = sqlx::query_with(sql.as_str(), args)
-                .execute(&mut *tx)
-                .await?;
-            inserted += res.rows_affected();
-            at += n;
-        }
+        // 3. Insert, on the locked raw handle (see `raw`): no await until it is released.
+        let inserted = {
+            let mut h = tx.lock_handle().await?;
+            raw::insert_events(&mut h, insert_sql, rows)?
+        };
         if inserted < rows.len() as u64 {
             // Cannot happen while this transaction holds the write lock; counted anyway.
             tracing::warn!(
@@ -1157,7 +1173,7 @@ impl SqliteWriter {
         }
 
         // 4. Groups for metrics, and aggregates.
-        let mut groups: HashMap<(i64, i64), ((usize, usize), u64, i64, i64)> = HashMap::default();
+        let mut groups: HashMap<(i64, i64), Group> = HashMap::default();
         for r in rows.iter() {
             let g = groups.entry((r.attrib, r.kind)).or_insert((
                 (r.batch as usize, r.item as usize),
@@ -1272,15 +1288,9 @@ impl SqliteWriter {
 
 impl StoreWriter for SqliteWriter {
     async fn write(&mut self, batches: &[StoreBatch]) -> Result<WriteOutcome, StoreError> {
-        if self.dirty {
-            self.caches = Caches::default();
-        }
-        self.dirty = true;
+        self.begin_op().await?;
         let r = self.write_inner(batches).await;
-        match &r {
-            Ok(_) => self.dirty = false,
-            Err(_) => self.caches = Caches::default(),
-        }
+        self.dirty = r.is_err();
         r
     }
 
@@ -1289,6 +1299,41 @@ impl StoreWriter for SqliteWriter {
         cutoff_ms: i64,
         max_rows: u64,
     ) -> Result<u64, StoreError> {
+        self.begin_op().await?;
+        let r = self.delete_inner(cutoff_ms, max_rows).await;
+        self.dirty = r.is_err();
+        r
+    }
+
+    async fn close(mut self) -> Result<(), StoreError> {
+        // Runs after whatever an interrupted write left queued on the connection. Fails
+        // harmlessly (SQLITE_LOCKED) when a cancelled write left a transaction open.
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&mut self.conn)
+            .await
+        {
+            tracing::debug!("final WAL checkpoint: {e}");
+        }
+        self.conn.close().await?;
+        Ok(())
+    }
+}
+
+impl SqliteWriter {
+    /// Starts an operation: after a failed or interrupted one, reconnects and forgets
+    /// the caches.
+    async fn begin_op(&mut self) -> Result<(), StoreError> {
+        if self.dirty {
+            self.caches = Caches::default();
+            let fresh = self.opts.connect().await?;
+            let old = std::mem::replace(&mut self.conn, fresh);
+            drop(old);
+        }
+        self.dirty = true;
+        Ok(())
+    }
+
+    async fn delete_inner(&mut self, cutoff_ms: i64, max_rows: u64) -> Result<u64, StoreError> {
         let mut tx = self.conn.begin_with("BEGIN IMMEDIATE").await?;
         let bound: Option<i64> = sqlx::query_scalar(
             "SELECT time_ms FROM events WHERE time_ms < ? ORDER BY time_ms LIMIT 1 OFFSET ?",
@@ -1323,13 +1368,112 @@ impl StoreWriter for SqliteWriter {
         tx.commit().await?;
         Ok(deleted)
     }
+}
 
-    async fn close(mut self) -> Result<(), StoreError> {
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&mut self.conn)
-            .await?;
-        self.conn.close().await?;
-        Ok(())
+/// The hot insert path, on the writer connection's raw handle (sqlx's documented
+/// `lock_handle` escape hatch): multi-row statements prepared once per transaction and
+/// bound with plain integers, without sqlx's argument vectors and worker-thread round
+/// trips. Measured (daemon/benches/ingest.rs): about 45% faster than the same statements
+/// through sqlx, and twice as fast as one prepared single-row statement.
+mod raw {
+    use std::ffi::{CStr, CString};
+
+    use libsqlite3_sys as ffi;
+    use sqlx::sqlite::LockedSqliteHandle;
+
+    use super::{EvRow, StoreError, EVENT_COLS};
+
+    /// A prepared statement, finalized when dropped (before the handle is unlocked: it
+    /// lives inside [`insert_events`] only).
+    struct Stmt(*mut ffi::sqlite3_stmt);
+
+    impl Drop for Stmt {
+        fn drop(&mut self) {
+            // SAFETY: the statement was prepared on the locked handle, which is still
+            // locked (Stmt never leaves insert_events); finalizing null is a no-op.
+            unsafe {
+                ffi::sqlite3_finalize(self.0);
+            }
+        }
+    }
+
+    fn error(db: *mut ffi::sqlite3, code: i32) -> StoreError {
+        // SAFETY: db is a valid open handle; sqlite3_errmsg returns a NUL-terminated
+        // string owned by SQLite, copied at once.
+        let message = unsafe {
+            let m = ffi::sqlite3_errmsg(db);
+            if m.is_null() {
+                String::new()
+            } else {
+                CStr::from_ptr(m).to_string_lossy().into_owned()
+            }
+        };
+        StoreError::Sqlite { code, message }
+    }
+
+    /// Inserts `rows`; returns how many were inserted (not already present).
+    pub(super) fn insert_events(
+        h: &mut LockedSqliteHandle<'_>,
+        sqls: &[(usize, CString)],
+        rows: &[EvRow],
+    ) -> Result<u64, StoreError> {
+        let db = h.as_raw_handle().as_ptr();
+        let mut stmts: Vec<Option<Stmt>> = sqls.iter().map(|_| None).collect();
+        let mut inserted = 0u64;
+        let mut at = 0;
+        while at < rows.len() {
+            let left = rows.len() - at;
+            let Some(k) = sqls.iter().position(|(n, _)| *n <= left) else {
+                break;
+            };
+            let n = sqls[k].0;
+            if stmts[k].is_none() {
+                let mut p: *mut ffi::sqlite3_stmt = std::ptr::null_mut();
+                // SAFETY: db is locked for us; the SQL is NUL-terminated; p is finalized
+                // by Stmt's Drop.
+                let rc = unsafe {
+                    ffi::sqlite3_prepare_v2(
+                        db,
+                        sqls[k].1.as_ptr(),
+                        -1,
+                        &mut p,
+                        std::ptr::null_mut(),
+                    )
+                };
+                let st = Stmt(p);
+                if rc != ffi::SQLITE_OK {
+                    return Err(error(db, rc));
+                }
+                stmts[k] = Some(st);
+            }
+            let Some(st) = &stmts[k] else { break };
+            // SAFETY: st.0 is a valid prepared statement with n * EVENT_COLS parameters on
+            // the locked handle; indices are 1-based and in range.
+            unsafe {
+                let mut i = 1i32;
+                for r in &rows[at..at + n] {
+                    for v in [r.time_ms, r.serial, r.node, r.kind, r.actor, r.pid] {
+                        ffi::sqlite3_bind_int64(st.0, i, v);
+                        i += 1;
+                    }
+                    match r.ip {
+                        Some(ip) => ffi::sqlite3_bind_int64(st.0, i, ip),
+                        None => ffi::sqlite3_bind_null(st.0, i),
+                    };
+                    ffi::sqlite3_bind_int64(st.0, i + 1, r.attrib);
+                    i += 2;
+                }
+                debug_assert_eq!(i as usize, n * EVENT_COLS + 1);
+                let rc = ffi::sqlite3_step(st.0);
+                ffi::sqlite3_reset(st.0);
+                if rc != ffi::SQLITE_DONE {
+                    return Err(error(db, rc));
+                }
+                inserted += ffi::sqlite3_changes(db).max(0) as u64;
+            }
+            at += n;
+        }
+        Ok(inserted)
     }
 }
 
