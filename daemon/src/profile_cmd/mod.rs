@@ -144,7 +144,13 @@ pub fn write_file(path: &Path, text: &str) -> anyhow::Result<()> {
 
 /// Which stored events to use: one workload, container or pod, optionally recent ones only.
 #[derive(Debug, Clone, clap::Args)]
-#[group(id = "selection", required = true, multiple = false, args = ["workload", "container", "pod"])]
+#[group(skip)]
+#[command(group(
+    clap::ArgGroup::new("selection")
+        .required(true)
+        .multiple(false)
+        .args(["workload", "container", "pod"])
+))]
 pub struct SelectionArgs {
     /// A workload key (`k8s:NS/OWNER/CONTAINER`, `docker:NAME`, `unit:NAME`, `exe:PATH`).
     #[arg(long, value_name = "W")]
