@@ -12,7 +12,7 @@ shift || true
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 cargo build -q --release -p seccomp-watch --bin seccomp-watch
-BIN=$ROOT/target/release/seccomp-watch
+BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/seccomp-watch
 TMP=$(mktemp -d /tmp/sw-bench.XXXXXX)
 trap 'kill $DPID 2>/dev/null || true; rm -rf "$TMP"' EXIT
 gcc -O2 -o "$TMP/seccomp-demo" tests/programs/seccomp-demo.c

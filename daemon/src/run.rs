@@ -157,7 +157,30 @@ fn say(line: &str) {
 pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let access = HostAccess::probe(&cfg);
     let backend = open_backend(&cfg).await?;
-    run_with(cfg, access, backend, Box::new(Unattributed), shutdown).await
+    // The proc connector starts before the sources, so that short-lived processes are
+    // known when their records arrive; it stops when `_connector` is dropped.
+    let (enricher, _connector) = attribution(&cfg);
+    run_with(cfg, access, backend, enricher, shutdown).await
+}
+
+/// The attribution stage of `cfg` (and its proc connector listener, when it runs).
+pub fn attribution(cfg: &Config) -> (Box<dyn Enricher>, Option<crate::attrib::ProcConnector>) {
+    if !cfg.attribution.enabled {
+        say("attribution: off (attribution.enabled = false)");
+        return (Box::new(Unattributed), None);
+    }
+    let a = crate::attrib::Attributor::new(&cfg.attribution);
+    let conn = match a.spawn_proc_connector() {
+        Ok(c) => {
+            say("attribution: on (proc connector running)");
+            Some(c)
+        }
+        Err(e) => {
+            say(&format!("attribution: on, from /proc only (proc connector: {e})"));
+            None
+        }
+    };
+    (Box::new(a), conn)
 }
 
 /// Opens the store, reads the checkpoint, starts the writer.

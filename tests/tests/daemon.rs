@@ -192,10 +192,17 @@ fn kmsg_device_gets_records_from_the_kernel() {
     let tmp = tempfile::tempdir().unwrap();
     let demo = demo_copy(tmp.path(), "demo-kmsg", false);
     let mut d = Daemon::start(&tmp.path().join("d"), BASE_CONFIG, &["--source", "kmsg"]);
-    let pid = run_demo(&demo, &["-a", "log", "-n", "3"]);
-    let got = wait_stored(&d.db, 3, Duration::from_secs(10), |s| s.event.pid == pid);
+    // printk is rate limited host-wide (10 records per 5 s, shared with every other audit
+    // record printed meanwhile): try a few windows until some of ours get through.
+    let mut got = Vec::new();
+    for _ in 0..6 {
+        let pid = run_demo(&demo, &["-a", "log", "-n", "3"]);
+        got = wait_stored(&d.db, 3, Duration::from_secs(6), |s| s.event.pid == pid);
+        if !got.is_empty() {
+            break;
+        }
+    }
     assert!(d.term().success(), "{}", d.output());
-    // printk is rate limited (10 per 5 s): at least one got through, never more than 3.
     assert!(!got.is_empty() && got.len() <= 3, "{} events", got.len());
     assert!(got
         .iter()
