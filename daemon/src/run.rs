@@ -223,7 +223,7 @@ pub async fn run_with(
     cfg: Config,
     access: HostAccess,
     backend: Backend,
-    mut enricher: Box<dyn Enricher>,
+    enricher: Box<dyn Enricher>,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     crate::metrics::metrics().set_workload_limit(cfg.metrics.workload_series_limit);
@@ -238,6 +238,20 @@ pub async fn run_with(
         writer,
         audit_log_checkpoint,
     } = backend;
+
+    // Alerts: the rule stage after attribution (its alerts are committed with the events),
+    // the outbox dispatcher, and rules reload on SIGHUP (crate::alerts).
+    let alerting = crate::alerts::setup(&cfg, enricher).await?;
+    let mut enricher = alerting.enricher;
+    if let Some(d) = alerting.dispatcher {
+        let token = tasks.token();
+        tasks.spawn("alert-dispatcher", d.run(token));
+    }
+    let token = tasks.token();
+    tasks.spawn(
+        "rules-reload",
+        crate::alerts::reload_on_sighup(alerting.rules, token),
+    );
 
     // Enrich stage: its own thread (attribution reads /proc and must not stall tokio).
     let (src_tx, mut src_rx) = mpsc::channel::<SourceBatch>(cfg.store.queue_batches);
@@ -375,21 +389,19 @@ pub async fn run_with(
     Ok(())
 }
 
-/// SIGTERM or SIGINT.
-pub async fn signal() {
+/// A future that completes on SIGTERM or SIGINT. The handlers are installed when this is
+/// called (inside the runtime), not when the future is first polled: a signal that comes
+/// right after startup is never the default, fatal one.
+pub fn shutdown_signal() -> std::io::Result<impl Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!("cannot handle SIGTERM: {e}");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM"),
+            _ = int.recv() => tracing::info!("SIGINT"),
         }
-    };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM"),
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT"),
-    }
+    })
 }
 
 /// The `run` command: returns the exit code.
@@ -399,6 +411,9 @@ pub fn main(args: Args) -> anyhow::Result<i32> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    rt.block_on(run(cfg, signal()))?;
+    rt.block_on(async {
+        let stop = shutdown_signal()?;
+        run(cfg, stop).await
+    })?;
     Ok(0)
 }

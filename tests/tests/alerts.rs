@@ -3,6 +3,8 @@
 //! syslog UDP/TCP listeners, a real Alertmanager), through receiver outages and dispatcher
 //! restarts; the 100k burst; rule-file errors and reloads; the CLI.
 
+mod support;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -1245,4 +1247,150 @@ async fn a_count_that_grows_after_delivery_is_delivered_again_when_the_window_cl
     // Nothing more: the count is final.
     d.tick().await.unwrap();
     assert_eq!(rx.requests().len(), 2);
+}
+
+/// The alerts of the database at `db` (a fresh read-only connection each time).
+fn stored_alerts(rt: &tokio::runtime::Runtime, db: &Path) -> Vec<alerts::AlertRow> {
+    rt.block_on(async {
+        let Ok(s) = SqliteStore::open_existing(db).await else {
+            return Vec::new();
+        };
+        let rows = alerts::list(s.pool(), None, 0).await.unwrap_or_default();
+        s.close().await;
+        rows
+    })
+}
+
+#[test]
+fn the_daemon_sigkilled_with_alerts_pending_delivers_them_after_restart_and_keeps_good_rules_on_reload(
+) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let rx = rt.block_on(Receiver::start(0, None, None));
+    *rx.status.lock().unwrap() = 503;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    std::fs::create_dir_all(&dir).unwrap();
+    let rules = dir.join("rules.toml");
+    std::fs::write(&rules, "[[rule]]\nname = \"daemon-log\"\nseverity = \"high\"\nactions = [\"log\"]\nexes = [\"/alert-daemon-test/*\"]\n").unwrap();
+    let log = tmp.path().join("audit.log");
+    // Top-level keys first, then the tables.
+    let cfg = format!(
+        "rules = \"{}\"\n{}[[sinks]]\ntype = \"webhook\"\nname = \"siem\"\nurl = \"http://127.0.0.1:{}/\"\n",
+        rules.display(),
+        support::BASE_CONFIG,
+        rx.port
+    );
+    support::append(&log, "");
+    let args = [
+        "--source",
+        "audit-log",
+        "--audit-log",
+        log.to_str().unwrap(),
+    ];
+    let mut d = support::Daemon::start(&dir, &cfg, &args);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut text = String::new();
+    for (i, exe) in [
+        "/alert-daemon-test/a",
+        "/alert-daemon-test/b",
+        "/alert-daemon-test/c",
+        "/elsewhere/d",
+    ]
+    .iter()
+    .enumerate()
+    {
+        for j in 0..5u64 {
+            text.push_str(&support::seccomp_line(
+                now,
+                50_000 + i as u64 * 10 + j,
+                900 + i as u32,
+                exe,
+            ));
+        }
+    }
+    support::append(&log, &text);
+    // Three alerts (d is not matched), committed, tried and failing.
+    let pending = seccomp_watch_tests::wait_for(Duration::from_secs(60), || {
+        let rows = stored_alerts(&rt, &d.db);
+        (rows.len() == 3
+            && rows
+                .iter()
+                .all(|r| r.status == Some(Status::Pending) && r.deliveries[0].attempts >= 1))
+        .then_some(rows)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "no pending alerts: {:?}\n{}",
+            stored_alerts(&rt, &d.db)
+                .iter()
+                .map(|r| (&r.alert.workload, r.status, &r.deliveries))
+                .collect::<Vec<_>>(),
+            d.output()
+        )
+    });
+    assert!(pending
+        .iter()
+        .all(|r| r.alert.count == 5 && r.alert.rule == "daemon-log"));
+    assert!(rx.requests().is_empty());
+
+    // SIGKILL with the alerts pending; the SIEM comes back; the restarted daemon delivers.
+    d.kill();
+    *rx.status.lock().unwrap() = 200;
+    let mut d2 = d.restart();
+    let ids = seccomp_watch_tests::wait_for(Duration::from_secs(60), || {
+        let ids = rx.ids();
+        (ids.len() >= 3).then_some(ids)
+    })
+    .unwrap_or_else(|| panic!("not delivered after restart:\n{}", d2.output()));
+    let mut want: Vec<String> = pending.iter().map(|r| r.alert.id.clone()).collect();
+    want.sort();
+    let mut got = ids.clone();
+    got.sort();
+    assert_eq!(got, want, "each alert once");
+
+    // A bad rules file on SIGHUP: logged with its line, the last good rules stay.
+    std::fs::write(
+        &rules,
+        "[[rule]]\nname = \"broken\"\nseverity = \"high\"\nsyscalls = [\"nope\"]\n",
+    )
+    .unwrap();
+    support::signal(d2.pid(), libc::SIGHUP);
+    let said = seccomp_watch_tests::wait_for(Duration::from_secs(20), || {
+        d2.output()
+            .contains("keeping the last good rules")
+            .then_some(())
+    });
+    assert!(said.is_some(), "{}", d2.output());
+    assert!(
+        d2.output().contains(&format!("{}:4:", rules.display())),
+        "{}",
+        d2.output()
+    );
+    let later = now + 700; // another roll-up window
+    let mut more = String::new();
+    for j in 0..3u64 {
+        more.push_str(&support::seccomp_line(
+            later,
+            60_000 + j,
+            990,
+            "/alert-daemon-test/e",
+        ));
+    }
+    support::append(&log, &more);
+    let rows = seccomp_watch_tests::wait_for(Duration::from_secs(60), || {
+        let rows = stored_alerts(&rt, &d2.db);
+        rows.iter()
+            .any(|r| r.alert.workload == "exe:/alert-daemon-test/e")
+            .then_some(rows)
+    })
+    .unwrap_or_else(|| panic!("the old rules did not fire:\n{}", d2.output()));
+    assert!(rows.iter().all(|r| r.alert.rule == "daemon-log"));
+    assert!(d2.term().success(), "{}", d2.output());
 }

@@ -73,3 +73,68 @@ pub(crate) fn now_ms() -> i64 {
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
 }
+
+/// What the daemon (`run`) needs for alerting.
+pub struct Setup {
+    /// The given enricher followed by the rule stage.
+    pub enricher: Box<dyn crate::pipeline::Enricher>,
+    /// The outbox dispatcher to spawn (none without sinks).
+    pub dispatcher: Option<Dispatcher>,
+    /// Reloads the rules ([`reload_on_sighup`]).
+    pub rules: Arc<RulesHandle>,
+}
+
+/// Sets alerting up for the daemon: the rule stage after `inner` (with the novelty state
+/// and profiles loaded from the database), and the dispatcher when sinks are configured.
+/// An invalid rules file or sink is an error (the daemon does not start with it); an
+/// unreadable alert state is logged and the stage starts empty.
+pub async fn setup(
+    cfg: &crate::config::Config,
+    inner: Box<dyn crate::pipeline::Enricher>,
+) -> anyhow::Result<Setup> {
+    let mut stage = RuleStage::from_config(cfg)?;
+    match db::open_rw(&cfg.db).await {
+        Ok(pool) => {
+            if let Err(e) = stage.load_state(&pool).await {
+                tracing::warn!("alert state not loaded, `novel` starts learning again: {e:#}");
+            }
+            pool.close().await;
+        }
+        Err(e) => tracing::warn!("alert state not loaded from {}: {e}", cfg.db.display()),
+    }
+    let rules = stage.handle();
+    let dispatcher = if cfg.sinks.is_empty() {
+        None
+    } else {
+        let sinks = Sink::all_from_config(&cfg.sinks)?;
+        Some(Dispatcher::open(&cfg.db, sinks, DispatchOptions::from_config(&cfg.alerts)).await?)
+    };
+    Ok(Setup {
+        enricher: Box::new(WithRules { inner, stage }),
+        dispatcher,
+        rules,
+    })
+}
+
+/// Reloads the rules on every SIGHUP until `cancel` (a bad file keeps the last good rules).
+pub async fn reload_on_sighup(
+    handle: Arc<RulesHandle>,
+    cancel: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hup = signal(SignalKind::hangup())?;
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return Ok(()),
+            r = hup.recv() => {
+                if r.is_none() {
+                    return Ok(());
+                }
+                tracing::info!("SIGHUP: reloading the rules");
+                let h = handle.clone();
+                // Reading and validating the file is blocking work.
+                let _ = tokio::task::spawn_blocking(move || h.reload()).await;
+            }
+        }
+    }
+}
