@@ -39,7 +39,7 @@ pub struct Args {
 /// Events per batch handed to the writer.
 const BATCH: usize = 4096;
 /// Batches queued in front of the writer: a few, so that memory stays flat.
-const QUEUE: usize = 3;
+const QUEUE: usize = 2;
 
 /// What an import did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -263,7 +263,7 @@ pub async fn ingest<S: Store>(
         b
     });
     let cfg = WriterConfig {
-        batch_size: 16_384,
+        batch_size: 8192,
         flush: Duration::from_millis(200),
         queue_batches: QUEUE,
         retention_days: 0,

@@ -42,7 +42,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 const MAX_PARAMS: usize = 32_000;
 /// Rows per multi-row event INSERT (8 parameters a row), largest first: 16,384
 /// parameters at most, under SQLite's limit; the rest goes in smaller statements.
-const INSERT_SIZES: [usize; 4] = [2048, 256, 32, 1];
+const INSERT_SIZES: [usize; 4] = [512, 64, 8, 1];
 const EVENT_COLS: usize = 8;
 /// Dictionary caches are cleared when they grow past this (they refill from the database).
 const CACHE_CAP: usize = 200_000;
@@ -403,7 +403,7 @@ impl Store for SqliteStore {
 
     async fn open_writer(&self) -> Result<SqliteWriter, StoreError> {
         let opts = base_options(&self.inner.path)
-            .pragma("cache_size", "-8192")
+            .pragma("cache_size", "-4096")
             .statement_cache_capacity(64);
         let conn = opts.connect().await?;
         Ok(SqliteWriter::new(conn, opts))
@@ -1118,59 +1118,48 @@ impl SqliteWriter {
             seen.reserve(rows.len());
             rows.retain(|r| seen.insert(r.key()));
         }
+        // Events newer than the newest stored cannot be stored already: they go in with
+        // multi-row INSERTs. The others (a re-import, a second source) go in one by one,
+        // each insert telling whether the key was new.
         let max_stored: Option<i64> = sqlx::query_scalar("SELECT max(time_ms) FROM events")
             .fetch_one(&mut *tx)
             .await?;
-        if let Some(max) = max_stored {
-            let mut times: Vec<i64> = rows
-                .iter()
-                .filter(|r| r.time_ms <= max)
-                .map(|r| r.time_ms)
-                .collect();
-            if !times.is_empty() {
-                times.sort_unstable();
-                times.dedup();
-                let mut existing: HashSet<(i64, i64, i64)> = HashSet::default();
-                for chunk in times.chunks(MAX_PARAMS) {
-                    let sql = format!(
-                        "SELECT time_ms, serial, node FROM events WHERE time_ms IN ({})",
-                        placeholders(1, chunk.len())
-                            .trim_start_matches('(')
-                            .trim_end_matches(')')
-                    );
-                    let mut args = SqliteArguments::default();
-                    for t in chunk {
-                        add(&mut args, *t)?;
-                    }
-                    let found = sqlx::query_with(&sql, args)
-                        .persistent(false)
-                        .fetch_all(&mut *tx)
-                        .await?;
-                    for r in found {
-                        existing.insert((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?));
-                    }
-                }
-                if !existing.is_empty() {
-                    rows.retain(|r| !existing.contains(&r.key()));
-                }
+        let max_stored = max_stored.unwrap_or(i64::MIN);
+        let mut fresh: Vec<EvRow> = Vec::with_capacity(rows.len());
+        let mut old: Vec<EvRow> = Vec::new();
+        for r in rows.iter() {
+            if r.time_ms > max_stored {
+                fresh.push(*r);
+            } else {
+                old.push(*r);
             }
         }
-        let mut duplicates = (total - rows.len()) as u64;
 
         // 3. Insert, on the locked raw handle (see `raw`): no await until it is released.
-        let inserted = {
+        let (inserted, old_new) = {
             let mut h = tx.lock_handle().await?;
-            raw::insert_events(&mut h, insert_sql, rows)?
+            let n = raw::insert_events(&mut h, insert_sql, &fresh)?;
+            let flags = raw::insert_each(&mut h, insert_sql, &old)?;
+            (n, flags)
         };
-        if inserted < rows.len() as u64 {
+        if inserted < fresh.len() as u64 {
             // Cannot happen while this transaction holds the write lock; counted anyway.
             tracing::warn!(
-                expected = rows.len(),
+                expected = fresh.len(),
                 inserted,
                 "some events were already stored"
             );
-            duplicates += rows.len() as u64 - inserted;
         }
+        rows.clear();
+        rows.extend(fresh);
+        rows.extend(
+            old.iter()
+                .zip(&old_new)
+                .filter(|(_, new)| **new)
+                .map(|(r, _)| *r),
+        );
+        let inserted = inserted + old_new.iter().filter(|n| **n).count() as u64;
+        let duplicates = total as u64 - inserted;
 
         // 4. Groups for metrics, and aggregates.
         let mut groups: HashMap<(i64, i64), Group> = HashMap::default();
@@ -1411,6 +1400,62 @@ mod raw {
         StoreError::Sqlite { code, message }
     }
 
+    /// Inserts `rows` one by one; returns for each whether it was new (not a duplicate).
+    pub(super) fn insert_each(
+        h: &mut LockedSqliteHandle<'_>,
+        sqls: &[(usize, CString)],
+        rows: &[EvRow],
+    ) -> Result<Vec<bool>, StoreError> {
+        let mut out = Vec::with_capacity(rows.len());
+        if rows.is_empty() {
+            return Ok(out);
+        }
+        let db = h.as_raw_handle().as_ptr();
+        let Some((_, sql)) = sqls.iter().find(|(n, _)| *n == 1) else {
+            return Err(StoreError::Corrupt("no single-row insert statement".into()));
+        };
+        let mut p: *mut ffi::sqlite3_stmt = std::ptr::null_mut();
+        // SAFETY: as in insert_events.
+        let rc =
+            unsafe { ffi::sqlite3_prepare_v2(db, sql.as_ptr(), -1, &mut p, std::ptr::null_mut()) };
+        let st = Stmt(p);
+        if rc != ffi::SQLITE_OK {
+            return Err(error(db, rc));
+        }
+        for r in rows {
+            // SAFETY: st.0 is a valid prepared statement with EVENT_COLS parameters on the
+            // locked handle.
+            unsafe {
+                bind_row(st.0, 1, r);
+                let rc = ffi::sqlite3_step(st.0);
+                ffi::sqlite3_reset(st.0);
+                if rc != ffi::SQLITE_DONE {
+                    return Err(error(db, rc));
+                }
+                out.push(ffi::sqlite3_changes(db) > 0);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Binds one row's 8 values from parameter `i` on.
+    ///
+    /// # Safety
+    /// `st` is a valid statement with at least `i + 7` parameters, on a handle locked by
+    /// the caller.
+    unsafe fn bind_row(st: *mut ffi::sqlite3_stmt, i: i32, r: &EvRow) {
+        let mut i = i;
+        for v in [r.time_ms, r.serial, r.node, r.kind, r.actor, r.pid] {
+            ffi::sqlite3_bind_int64(st, i, v);
+            i += 1;
+        }
+        match r.ip {
+            Some(ip) => ffi::sqlite3_bind_int64(st, i, ip),
+            None => ffi::sqlite3_bind_null(st, i),
+        };
+        ffi::sqlite3_bind_int64(st, i + 1, r.attrib);
+    }
+
     /// Inserts `rows`; returns how many were inserted (not already present).
     pub(super) fn insert_events(
         h: &mut LockedSqliteHandle<'_>,
@@ -1452,18 +1497,9 @@ mod raw {
             unsafe {
                 let mut i = 1i32;
                 for r in &rows[at..at + n] {
-                    for v in [r.time_ms, r.serial, r.node, r.kind, r.actor, r.pid] {
-                        ffi::sqlite3_bind_int64(st.0, i, v);
-                        i += 1;
-                    }
-                    match r.ip {
-                        Some(ip) => ffi::sqlite3_bind_int64(st.0, i, ip),
-                        None => ffi::sqlite3_bind_null(st.0, i),
-                    };
-                    ffi::sqlite3_bind_int64(st.0, i + 1, r.attrib);
-                    i += 2;
+                    bind_row(st.0, i, r);
+                    i += EVENT_COLS as i32;
                 }
-                debug_assert_eq!(i as usize, n * EVENT_COLS + 1);
                 let rc = ffi::sqlite3_step(st.0);
                 ffi::sqlite3_reset(st.0);
                 if rc != ffi::SQLITE_DONE {
