@@ -76,9 +76,27 @@ impl Lab {
     /// (the login uid is set in the child before exec), so that its records can be told
     /// apart; the container is deleted afterwards.
     pub fn run(&self, id: &str, spec: &Spec) -> Run {
+        let run = self.run_keep(id, spec);
+        self.delete(id);
+        run
+    }
+
+    /// Deletes container `id`.
+    pub fn delete(&self, id: &str) {
+        let _ = self
+            .runc
+            .command()
+            .args(["delete", "-f", id])
+            .stderr(Stdio::null())
+            .status();
+    }
+
+    /// [`Lab::run`] with `runc run --keep`: the stopped container's state stays (for
+    /// attribution of records handled after it exited) until [`Lab::delete`].
+    pub fn run_keep(&self, id: &str, spec: &Spec) -> Run {
         let bundle = self.runc.bundle(id, spec).expect("bundle");
         let mut cmd = self.runc.command();
-        cmd.args(["run", "--bundle"])
+        cmd.args(["run", "--keep", "--bundle"])
             .arg(&bundle)
             .arg(id)
             .stdin(Stdio::null())
@@ -101,17 +119,88 @@ impl Lab {
             .and_then(|s| s.trim().parse().ok())
             .expect("session id of runc");
         let out = child.wait_with_output().expect("wait for runc");
-        let _ = self
-            .runc
-            .command()
-            .args(["delete", "-f", id])
-            .stderr(Stdio::null())
-            .status();
         Run {
             status: out.status,
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
             session,
+        }
+    }
+}
+
+/// A NETLINK_AUDIT socket bound to the read-only multicast group (AUDIT_NLGRP_READLOG),
+/// with a 32 MiB receive buffer.
+pub fn audit_socket() -> OwnedFd {
+    // SAFETY: plain socket calls on a fresh descriptor.
+    unsafe {
+        let raw = libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            libc::NETLINK_AUDIT,
+        );
+        assert!(raw >= 0, "socket: {}", std::io::Error::last_os_error());
+        let fd = OwnedFd::from_raw_fd(raw);
+        let size: libc::c_int = 32 << 20;
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            (&size as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as u32,
+        );
+        let mut addr: libc::sockaddr_nl = std::mem::zeroed();
+        addr.nl_family = libc::AF_NETLINK as u16;
+        addr.nl_groups = 1;
+        let rc = libc::bind(
+            fd.as_raw_fd(),
+            (&addr as *const libc::sockaddr_nl).cast(),
+            std::mem::size_of::<libc::sockaddr_nl>() as u32,
+        );
+        assert_eq!(
+            rc,
+            0,
+            "bind audit multicast: {}",
+            std::io::Error::last_os_error()
+        );
+        fd
+    }
+}
+
+/// The SECCOMP events that arrive on `fd` within about `wait`.
+pub fn read_events(fd: &OwnedFd, wait: Duration) -> Vec<Event> {
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let deadline = Instant::now() + wait;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let mut pfd = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        if unsafe { libc::poll(&mut pfd, 1, left.as_millis() as i32) } <= 0 {
+            return out;
+        }
+        // SAFETY: buf is valid for writes of its length.
+        let n = unsafe {
+            libc::recv(
+                fd.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                libc::MSG_DONTWAIT,
+            )
+        };
+        if n >= 16 {
+            let ty = u16::from_ne_bytes([buf[4], buf[5]]);
+            if let Ok(Parsed::Seccomp(r)) = parsers::parse_netlink(ty, &buf[16..n as usize]) {
+                if let Ok(ev) = Event::from_record(&r) {
+                    out.push(ev);
+                }
+            }
+        }
+        if Instant::now() >= deadline {
+            return out;
         }
     }
 }
@@ -126,74 +215,17 @@ pub struct Tap {
 impl Tap {
     /// Opens the socket (before the run, so that nothing is missed) and starts reading.
     pub fn start() -> Tap {
-        // SAFETY: plain socket calls on a fresh descriptor.
-        let fd = unsafe {
-            let raw = libc::socket(
-                libc::AF_NETLINK,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                libc::NETLINK_AUDIT,
-            );
-            assert!(raw >= 0, "socket: {}", std::io::Error::last_os_error());
-            OwnedFd::from_raw_fd(raw)
-        };
-        let size: libc::c_int = 32 << 20;
-        // SAFETY: valid pointers and sizes.
-        unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVBUFFORCE,
-                (&size as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as u32,
-            );
-            let mut addr: libc::sockaddr_nl = std::mem::zeroed();
-            addr.nl_family = libc::AF_NETLINK as u16;
-            addr.nl_groups = 1;
-            let rc = libc::bind(
-                fd.as_raw_fd(),
-                (&addr as *const libc::sockaddr_nl).cast(),
-                std::mem::size_of::<libc::sockaddr_nl>() as u32,
-            );
-            assert_eq!(
-                rc,
-                0,
-                "bind audit multicast: {}",
-                std::io::Error::last_os_error()
-            );
-        }
+        let fd = audit_socket();
         let stop = Arc::new(AtomicBool::new(false));
         let events = Arc::new(Mutex::new(Vec::new()));
         let (s, e) = (stop.clone(), events.clone());
         let thread = std::thread::spawn(move || {
-            let mut buf = vec![0u8; 1 << 16];
             while !s.load(Ordering::Relaxed) {
-                let mut pfd = libc::pollfd {
-                    fd: fd.as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                };
-                // SAFETY: one valid pollfd.
-                if unsafe { libc::poll(&mut pfd, 1, 50) } <= 0 {
-                    continue;
-                }
-                // SAFETY: buf is valid for writes of its length.
-                let n = unsafe {
-                    libc::recv(
-                        fd.as_raw_fd(),
-                        buf.as_mut_ptr().cast(),
-                        buf.len(),
-                        libc::MSG_DONTWAIT,
-                    )
-                };
-                if n < 16 {
-                    continue;
-                }
-                let ty = u16::from_ne_bytes([buf[4], buf[5]]);
-                if let Ok(Parsed::Seccomp(r)) = parsers::parse_netlink(ty, &buf[16..n as usize]) {
-                    if let Ok(ev) = Event::from_record(&r) {
-                        e.lock().unwrap().push((Instant::now(), ev));
-                    }
-                }
+                let got = read_events(&fd, Duration::from_millis(50));
+                let now = Instant::now();
+                e.lock()
+                    .unwrap()
+                    .extend(got.into_iter().map(|ev| (now, ev)));
             }
         });
         Tap {
