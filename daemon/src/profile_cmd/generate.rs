@@ -160,13 +160,20 @@ mod tests {
 
     #[test]
     fn exactly_one_selection_and_store_options() {
-        let ok = Cli::try_parse_from(["g", "--container", "abc", "--since", "2h", "--db", "/x.db"]).unwrap().args;
+        let ok = Cli::try_parse_from(["g", "--container", "abc", "--since", "2h", "--db", "/x.db"])
+            .unwrap()
+            .args;
         assert_eq!(ok.selection.container.as_deref(), Some("abc"));
         assert_eq!(ok.selection.since.as_deref(), Some("2h"));
         assert!(Cli::try_parse_from(["g", "--since", "2h"]).is_err());
         assert!(Cli::try_parse_from(["g", "--workload", "w", "--container", "c"]).is_err());
         assert!(Cli::try_parse_from(["g", "--pod", "justname"]).is_err());
-        let pod = Cli::try_parse_from(["g", "--pod", "shop/cart-1"]).unwrap().args;
-        assert_eq!(pod.selection.pod, Some(("shop".to_string(), "cart-1".to_string())));
+        let pod = Cli::try_parse_from(["g", "--pod", "shop/cart-1"])
+            .unwrap()
+            .args;
+        assert_eq!(
+            pod.selection.pod,
+            Some(("shop".to_string(), "cart-1".to_string()))
+        );
     }
 }

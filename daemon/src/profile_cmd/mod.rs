@@ -155,7 +155,7 @@ pub struct SelectionArgs {
     /// A workload key (`k8s:NS/OWNER/CONTAINER`, `docker:NAME`, `unit:NAME`, `exe:PATH`).
     #[arg(long, value_name = "W")]
     pub workload: Option<String>,
-    /// A container id (or a unique prefix of at least 12 characters).
+    /// A container id, or a prefix of one (every container it matches counts).
     #[arg(long, value_name = "ID")]
     pub container: Option<String>,
     /// A Kubernetes pod.

@@ -50,6 +50,14 @@ impl From<DefaultAction> for GenerateDefault {
 
 /// Arguments of `seccomp-watch record`.
 #[derive(Debug, clap::Args)]
+#[command(after_long_help = "\
+Needs root (CAP_AUDIT_READ to read audit records). The command runs with no_new_privs and \
+a seccomp filter that logs every call (its whole process tree inherits it); its records are \
+told apart from other processes' by a fresh audit session: the command's login uid is set \
+(to the current one, or to your uid when unset), so `auid` inside it may change. \
+Ctrl-C goes to the command; the profile is written with what it did until then. \
+Exit status: 0, or 1 when the command failed (the profile is written all the same), \
+2 on errors.")]
 pub struct Args {
     /// Write the profile to FILE instead of stdout.
     #[arg(short, long, value_name = "FILE")]
