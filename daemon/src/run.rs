@@ -176,7 +176,9 @@ pub fn attribution(cfg: &Config) -> (Box<dyn Enricher>, Option<crate::attrib::Pr
             Some(c)
         }
         Err(e) => {
-            say(&format!("attribution: on, from /proc only (proc connector: {e})"));
+            say(&format!(
+                "attribution: on, from /proc only (proc connector: {e})"
+            ));
             None
         }
     };
