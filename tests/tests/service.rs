@@ -1,7 +1,8 @@
 //! The daemon as a service: `/metrics` counts exactly the records the kernel logged,
 //! `promtool check metrics` accepts the scrape, `/readyz` turns unready when the database
-//! becomes read-only, the daemon runs under its own seccomp sandbox ("log" mode) without
-//! one SECCOMP record of its own, sd_notify READY/WATCHDOG/STOPPING reach the manager,
+//! becomes read-only, the daemon runs its netlink, HTTP and alert paths (a webhook
+//! delivery) under its own seccomp sandbox ("log" mode) without one SECCOMP record of its
+//! own, sd_notify READY/WATCHDOG/STOPPING reach the manager,
 //! the systemd unit passes `systemd-analyze` (script), and `doctor` reports and exits as
 //! documented.
 
@@ -257,6 +258,65 @@ fn vm_rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// A webhook receiver on loopback: answers 200 to every request and keeps the bodies.
+struct Receiver {
+    port: u16,
+    bodies: Arc<Mutex<Vec<String>>>,
+}
+
+impl Receiver {
+    fn start() -> Receiver {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let bodies = Arc::new(Mutex::new(Vec::new()));
+        let b2 = bodies.clone();
+        std::thread::spawn(move || {
+            for conn in l.incoming() {
+                let Ok(mut c) = conn else { continue };
+                let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                // Headers, then Content-Length bytes of body.
+                let body = loop {
+                    let Ok(n) = c.read(&mut chunk) else {
+                        break None;
+                    };
+                    if n == 0 {
+                        break None;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).into_owned();
+                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                        let len = head
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().to_string())
+                            })
+                            .and_then(|v| v.parse::<usize>().ok())
+                            .unwrap_or(0);
+                        if body.len() >= len {
+                            break Some(body.to_string());
+                        }
+                    }
+                };
+                let _ = c.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+                if let Some(b) = body {
+                    b2.lock().unwrap().push(b);
+                }
+            }
+        });
+        Receiver { port, bodies }
+    }
+
+    fn bodies(&self) -> Vec<String> {
+        self.bodies.lock().unwrap().clone()
+    }
+}
+
 /// The daemon with HTTP on loopback and its sandbox in "log" mode, through netlink
 /// records, every HTTP endpoint, a read-only database and SIGTERM.
 #[test]
@@ -267,7 +327,12 @@ fn metrics_readiness_and_sandbox_of_the_running_daemon() {
     let tmp = tempfile::tempdir().unwrap();
     let demo = demo_copy(tmp.path(), "svc-demo", false);
     let port = free_port();
-    let config = format!("sandbox = \"log\"\n\n[http]\nlisten = \"127.0.0.1:{port}\"\n");
+    let hook = Receiver::start();
+    let config = format!(
+        "sandbox = \"log\"\n\n[http]\nlisten = \"127.0.0.1:{port}\"\n\n\
+         [[sinks]]\ntype = \"webhook\"\nname = \"hook\"\nurl = \"http://localhost:{}/hook\"\nmin_severity = \"info\"\n",
+        hook.port
+    );
     let mut d = Daemon::start(&tmp.path().join("d"), &config, &["--source", "netlink"]);
     let own = OwnRecords::watch(d.pid());
 
@@ -386,6 +451,48 @@ fn metrics_readiness_and_sandbox_of_the_running_daemon() {
     assert_eq!(evs.as_array().unwrap().len(), 3, "{evs}");
     assert!(json(port, "/api/v1/alerts").is_array());
     assert_eq!(get(port, "/api/v1/events?limit=0").map(|r| r.0), Some(400));
+
+    // The alert path under the sandbox: a killed process raises `kill-action`, which the
+    // dispatcher delivers to the webhook (DNS lookup of localhost, connect, POST).
+    let killed = Command::new(&demo)
+        .args(["-a", "kill_process", "-n", "1"])
+        .status()
+        .unwrap();
+    assert!(!killed.success(), "the demo should have been killed");
+    let delivered = wait_for(Duration::from_secs(60), || {
+        hook.bodies()
+            .into_iter()
+            .find(|b| b.contains("kill-action"))
+    });
+    let body =
+        delivered.unwrap_or_else(|| panic!("no kill-action alert delivered:\n{}", d.output()));
+    let alert: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    assert_eq!(alert["rule"], "kill-action", "{alert}");
+    let alerts = json(port, "/api/v1/alerts");
+    assert!(
+        alerts
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["rule"] == "kill-action"),
+        "{alerts}"
+    );
+    let scrape = get_ok(port, "/metrics");
+    assert!(
+        metric_sum(
+            &scrape,
+            "seccomp_watch_alerts_total",
+            &[("rule", "kill-action")]
+        ) >= 1.0
+    );
+    assert!(
+        metric_sum(
+            &scrape,
+            "seccomp_watch_deliveries_total",
+            &[("sink", "hook"), ("outcome", "ok")]
+        ) >= 1.0,
+        "{scrape}"
+    );
 
     // Read-only database: /readyz says so (root ignores modes: make it immutable).
     assert!(chattr("+i", &d.db), "chattr +i {} failed", d.db.display());
