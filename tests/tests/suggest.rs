@@ -7,6 +7,9 @@
 //! the same listing, and not one SECCOMP record (also with default LOG: nothing would have
 //! been denied). Then the same for a shell pipeline (several processes).
 //!
+//! The records go the product's way: `seccomp-watch run --source netlink` (attribution with
+//! the proc connector, the SQLite store), and the commands read its database.
+//!
 //! The allow list "that suffices for plain `ls /`" is made with `seccomp-watch generate`
 //! from three runs of `ls /` as one workload (three pods of one owner), so that it also
 //! holds what the runtime's init calls after its filter is in place.
@@ -14,21 +17,21 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use seccomp_watch::attrib::Attributor;
-use seccomp_watch::config::AttributionConfig;
-use seccomp_watch::pipeline::{Enricher, SourceBatch, SourceKind};
-use seccomp_watch::store::{SqliteStore, Store, StoreWriter};
+use seccomp_watch::store::{SqliteStore, Store};
 use seccomp_watch_tests::runc::Spec;
 use serde_json::{json, Value};
 
 #[path = "support/profile_loop.rs"]
 mod support;
 
+#[path = "support/mod.rs"]
+mod daemon_support;
+
+use daemon_support::{Daemon, BASE_CONFIG};
 use support::{allowed_names, listing_shape, Lab, Run};
 
 /// What the Go runtime of runc's init may call at any moment (signal returns, futex waits,
@@ -57,64 +60,6 @@ fn serial() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The daemon's path in process: NETLINK_AUDIT multicast -> `Attributor` (with the proc
-/// connector, live) -> the SQLite store writer, one transaction per batch, in order.
-struct Feeder {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Feeder {
-    fn start(db: &Path, runc_root: PathBuf) -> Feeder {
-        let cfg = AttributionConfig {
-            runc_roots: vec![runc_root],
-            ..AttributionConfig::default()
-        };
-        let mut at = Attributor::new(&cfg);
-        let conn = at.spawn_proc_connector().expect("proc connector");
-        let fd = support::audit_socket();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let store = rt.block_on(SqliteStore::open(db)).expect("open store");
-        let mut writer = rt.block_on(store.open_writer()).expect("writer");
-        let stop = Arc::new(AtomicBool::new(false));
-        let s = stop.clone();
-        let thread = std::thread::spawn(move || {
-            let _conn = conn;
-            while !s.load(Ordering::SeqCst) {
-                let events = support::read_events(&fd, Duration::from_millis(30));
-                if events.is_empty() {
-                    continue;
-                }
-                let batch = at.enrich(SourceBatch {
-                    events,
-                    source: Some(SourceKind::Netlink),
-                    live: true,
-                    ..Default::default()
-                });
-                rt.block_on(writer.write(&[batch])).expect("store write");
-            }
-            rt.block_on(writer.close()).expect("close writer");
-            rt.block_on(store.close());
-        });
-        Feeder {
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Feeder {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
 /// A closed-loop bench: containers in one Kubernetes-shaped namespace, their records stored.
 struct Bench {
     lab: Lab,
@@ -123,7 +68,7 @@ struct Bench {
     dir: tempfile::TempDir,
     db: PathBuf,
     ns: String,
-    _feeder: Feeder,
+    _daemon: Daemon,
 }
 
 /// A 64-hex container id unique to this process and call.
@@ -158,15 +103,25 @@ impl Bench {
     fn new(tag: &str) -> Bench {
         let lab = Lab::new();
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("sw.db");
-        let feeder = Feeder::start(&db, lab.runc.root());
+        // The daemon, reading the kernel's records from netlink, attributing them (runc
+        // containers of this lab) and storing them.
+        let config = format!(
+            "{BASE_CONFIG}\n[attribution]\nrunc_roots = [{:?}]\n",
+            lab.runc.root().display().to_string()
+        );
+        let daemon = Daemon::start(
+            &dir.path().join("daemon"),
+            &config,
+            &["--source", "netlink"],
+        );
+        let db = daemon.db.clone();
         Bench {
             lab,
             kept: Mutex::new(Vec::new()),
             db,
             ns: format!("sw-{tag}-{}", std::process::id()),
             dir,
-            _feeder: feeder,
+            _daemon: daemon,
         }
     }
 
