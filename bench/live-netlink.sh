@@ -5,6 +5,7 @@
 # (by cause), and the daemon's CPU seconds (user + system, from /proc/PID/stat).
 #
 # usage: sudo bench/live-netlink.sh [N] [extra `seccomp-watch run` args...]
+# BENCH_CONFIG: extra config.toml text (printf %b escapes), e.g. '[store]\nqueue_batches = 4\n'.
 # Needs root (CAP_AUDIT_READ), gcc, python3 (to read the database).
 set -euo pipefail
 N=${1:-200000}
@@ -16,7 +17,7 @@ BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/seccomp-watch
 TMP=$(mktemp -d /tmp/sw-bench.XXXXXX)
 trap 'kill $DPID 2>/dev/null || true; rm -rf "$TMP"' EXIT
 gcc -O2 -o "$TMP/seccomp-demo" tests/programs/seccomp-demo.c
-printf '[http]\nlisten = ""\n' > "$TMP/config.toml"
+printf '[http]\nlisten = ""\n%b' "${BENCH_CONFIG:-}" > "$TMP/config.toml"
 
 "$BIN" run --config "$TMP/config.toml" --db "$TMP/sw.db" --source netlink "$@" 2> "$TMP/daemon.log" &
 DPID=$!
@@ -46,6 +47,7 @@ EOF
 prev=-1; cur=$(count)
 while [ "$cur" != "$prev" ]; do sleep 1; prev=$cur; cur=$(count); done
 C1=$(cpu)
+HWM=$(awk '/VmHWM/ {print $2 / 1024 " MiB"}' "/proc/$DPID/status")
 kill -TERM $DPID
 wait $DPID || { echo "daemon exit status $?"; }
 STORED=$(count)
@@ -63,4 +65,5 @@ print(f"records emitted: {n} in {t:.2f} s ({n / t:,.0f}/s)")
 print(f"stored:          {stored} ({n - stored} missing)")
 print(f"losses:          $LOSSES")
 print(f"daemon CPU:      {cpu:.2f} s ({cpu / max(stored, 1) * 1e6:.2f} us/event)")
+print(f"daemon peak RSS: $HWM")
 EOF

@@ -61,6 +61,10 @@ impl Args {
     }
 }
 
+/// Capacity of the channel from the sources to the enrich thread, in batches (a batch
+/// holds at most 4096 events).
+const SOURCE_QUEUE_BATCHES: usize = 8;
+
 /// The enricher used until attribution is configured: every event unattributed (its
 /// workload is its executable).
 #[derive(Debug, Default)]
@@ -256,7 +260,9 @@ pub async fn run_with(
     );
 
     // Enrich stage: its own thread (attribution reads /proc and must not stall tokio).
-    let (src_tx, mut src_rx) = mpsc::channel::<SourceBatch>(cfg.store.queue_batches);
+    // Small: the enrich thread keeps up; the writer's queue is the buffer that counts (and
+    // the kernel socket buffer, or the file, in front of the sources).
+    let (src_tx, mut src_rx) = mpsc::channel::<SourceBatch>(SOURCE_QUEUE_BATCHES);
     let node = cfg.node.clone();
     let enrich = std::thread::Builder::new()
         .name("enrich".into())
