@@ -47,7 +47,7 @@ use crate::pipeline::{Enricher, Item, ProfileBlob, SourceBatch, SourceKind, Stor
 pub use connector::ProcConnector;
 use procfs::{boot_offset_ms, now_ms, ProcFs, Stat};
 use runtime::{ContainerMeta, MetaCache};
-use table::{Incarnation, Limits, Lookup, Origin, PidTable, SETTLE_MS, START_SLACK_MS};
+use table::{Incarnation, Limits, Lookup, Origin, PidMap, PidTable, SETTLE_MS, START_SLACK_MS};
 
 /// Errors of attribution's setup.
 #[derive(Debug, thiserror::Error)]
@@ -97,7 +97,8 @@ impl Method {
 
 /// Cgroup files of distinct contents remembered (parsed once each).
 const MAX_CGROUPS: usize = 16_384;
-/// How long a record handler waits for the connector to catch up, at most once a batch.
+/// How long a record handler waits for the connector to catch up (one wait covers every
+/// record written before it).
 const SYNC_WAIT: Duration = Duration::from_millis(100);
 
 /// The connector's status, shared with the attributor.
@@ -138,27 +139,29 @@ impl ConnStatus {
     }
 
     /// Asks the listener to handle everything queued and waits (bounded) until it has.
-    fn sync(&self) -> bool {
-        if !self.running() || self.wake.is_none() {
-            return false;
-        }
+    /// Returns the realtime the request was made at (records written before it are
+    /// covered), and whether the listener caught up in time.
+    fn sync(&self) -> (i64, bool) {
         let req = now_ms();
+        if !self.running() || self.wake.is_none() {
+            return (req, false);
+        }
         self.wake();
         let Ok(mut g) = self.caught_up.lock() else {
-            return false;
+            return (req, false);
         };
         let deadline = std::time::Instant::now() + SYNC_WAIT;
         while *g < req {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             if left.is_zero() {
-                return false;
+                return (req, false);
             }
             match self.cv.wait_timeout(g, left) {
                 Ok((ng, _)) => g = ng,
-                Err(_) => return false,
+                Err(_) => return (req, false),
             }
         }
-        true
+        (req, true)
     }
 }
 
@@ -252,7 +255,11 @@ pub struct Attributor {
     /// Profile hashes already handed to the store, and those waiting to be.
     emitted: HashSet<String>,
     new_profiles: Vec<ProfileBlob>,
-    memo: HashMap<u32, Memo>,
+    memo: PidMap<Memo>,
+    /// Records written before this realtime need no further wait for the connector.
+    synced_to: i64,
+    /// Realtime ms of the batch (or event) being handled.
+    now: i64,
     stats: AttribStats,
     last_sweep: i64,
 }
@@ -284,7 +291,9 @@ impl Attributor {
             mcs: mcs::McsMap::new(16_384),
             emitted: HashSet::new(),
             new_profiles: Vec::new(),
-            memo: HashMap::new(),
+            memo: PidMap::default(),
+            synced_to: i64::MIN,
+            now: now_ms(),
             stats: AttribStats::default(),
             last_sweep: now_ms(),
         }
@@ -329,6 +338,12 @@ impl Attributor {
     /// Attributes one event. `live`: the event comes from a live source (its pid may still be
     /// running or have just exited); otherwise `/proc` is not consulted.
     pub fn attribute(&mut self, ev: &Event, live: bool) -> (Attribution, Method) {
+        self.now = now_ms();
+        self.attribute_now(ev, live)
+    }
+
+    /// [`Attributor::attribute`] with `self.now` already set.
+    fn attribute_now(&mut self, ev: &Event, live: bool) -> (Attribution, Method) {
         if !self.cfg.enabled {
             return (Attribution::unattributed(ev.exe.as_deref()), Method::None);
         }
@@ -353,7 +368,7 @@ impl Attributor {
         let mut synced = false;
         loop {
             let epoch = self.shared.conn.epoch.load(Ordering::SeqCst);
-            let now = now_ms();
+            let now = self.now;
             let found = match self.shared.state.lock() {
                 Ok(mut st) => st.table.lookup(pid, t, now),
                 Err(_) => Lookup::NotFound,
@@ -373,10 +388,13 @@ impl Attributor {
                 return Some(r);
             }
             // The record's process is gone (or the pid is held by a newer process).
-            if conn_on && !synced {
+            // One wait covers every record written before it (the record clock is coarse).
+            if conn_on && !synced && t + START_SLACK_MS > self.synced_to {
                 synced = true;
                 self.stats.syncs += 1;
-                if self.shared.conn.sync() {
+                let (covered, ok) = self.shared.conn.sync();
+                self.synced_to = covered;
+                if ok {
                     continue;
                 }
             }
@@ -496,30 +514,32 @@ impl Attributor {
                 profile_hash: None,
             };
         };
-        let lookup = matches!(
-            c.runtime,
-            parsers::cgroup::Runtime::Lxc | parsers::cgroup::Runtime::Nspawn
-        );
-        let meta = if lookup { None } else { self.meta.get(&c.id) };
-        let stale = match self.built.get(&c.id) {
-            Some(b) => match (&b.meta, &meta) {
-                (Some(x), Some(y)) => !Arc::ptr_eq(x, y),
-                (None, None) => false,
-                _ => true,
-            },
-            None => true,
-        };
-        if stale {
-            let b = build_container(cg, c, meta);
-            if let Some(p) = &b.profile {
-                if self.emitted.insert(p.hash.clone()) {
-                    self.new_profiles.push((**p).clone());
+        // Known with metadata: nothing to look up. Otherwise (new, or metadata missing so
+        // far) ask the metadata cache, which reads the runtimes' files at most once per
+        // backoff period.
+        let fresh = self.built.get(&c.id).is_some_and(|b| b.meta.is_some());
+        if !fresh {
+            let named = matches!(
+                c.runtime,
+                parsers::cgroup::Runtime::Lxc | parsers::cgroup::Runtime::Nspawn
+            );
+            let meta = if named { None } else { self.meta.get(&c.id) };
+            let changed = match self.built.get(&c.id) {
+                Some(b) => meta.is_some() || b.meta.is_some(),
+                None => true,
+            };
+            if changed {
+                let b = build_container(cg, c, meta);
+                if let Some(p) = &b.profile {
+                    if self.emitted.insert(p.hash.clone()) {
+                        self.new_profiles.push((**p).clone());
+                    }
                 }
+                if self.built.len() >= 4096 {
+                    self.built.clear();
+                }
+                self.built.insert(c.id.clone(), b);
             }
-            if self.built.len() >= 4096 {
-                self.built.clear();
-            }
-            self.built.insert(c.id.clone(), b);
         }
         let Some(b) = self.built.get(&c.id) else {
             return Attribution::unattributed(exe);
@@ -590,11 +610,12 @@ impl Enricher for Attributor {
     fn enrich(&mut self, batch: SourceBatch) -> StoreBatch {
         self.memo.clear();
         self.sweep();
+        self.now = now_ms();
         let source = batch.source.unwrap_or(SourceKind::Ingest);
         let mut counts = [[0u64; 4]; 3];
         let mut items = Vec::with_capacity(batch.events.len());
         for event in batch.events {
-            let (attribution, method) = self.attribute(&event, batch.live);
+            let (attribution, method) = self.attribute_now(&event, batch.live);
             if self.cfg.enabled {
                 let outcome = if attribution.attributed {
                     0

@@ -6,6 +6,7 @@
 //! A pid's incarnations never overlap: a new one closes the previous.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use parsers::cgroup::CgroupAttribution;
@@ -18,6 +19,32 @@ pub const EXIT_SLACK_MS: i64 = 2;
 /// A cgroup read this long after the start is final: runtimes move a new process into the
 /// container's cgroup right after fork, before it runs anything.
 pub const SETTLE_MS: i64 = 1000;
+
+/// A fast hasher (Fx) for kernel-assigned integer keys such as pids; not for keys that
+/// others choose.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PidHasher(u64);
+
+const FX: u64 = 0x517c_c1b7_2722_0a95;
+
+impl Hasher for PidHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(*b)).wrapping_mul(FX);
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.0 = (self.0.rotate_left(5) ^ u64::from(n)).wrapping_mul(FX);
+    }
+}
+
+/// A map keyed by pid.
+pub type PidMap<V> = HashMap<u32, V, BuildHasherDefault<PidHasher>>;
 
 /// How an incarnation's cgroup was learned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,7 +123,7 @@ impl Default for Limits {
 /// pid -> incarnations, oldest first.
 #[derive(Debug, Default)]
 pub struct PidTable {
-    procs: HashMap<u32, Vec<Incarnation>>,
+    procs: PidMap<Vec<Incarnation>>,
     /// (exit time, pid) in exit order, for the grace period.
     exited: VecDeque<(i64, u32)>,
     limits: Limits,
@@ -107,7 +134,7 @@ pub struct PidTable {
 impl PidTable {
     pub fn new(limits: Limits) -> PidTable {
         PidTable {
-            procs: HashMap::new(),
+            procs: PidMap::default(),
             exited: VecDeque::new(),
             limits,
             idle_swept_ms: 0,
