@@ -14,6 +14,7 @@
 
 use std::future::Future;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -239,6 +240,32 @@ pub async fn run_with(
     }
     let cancel = CancellationToken::new();
     let mut tasks = Tasks::new(cancel.clone());
+
+    // HTTP (/metrics, /healthz, /readyz, JSON API): bound before the sources start, so
+    // that a scrape never misses the first events.
+    crate::metrics::metrics().init_series();
+    let readiness = crate::http::Readiness::new(Some(cfg.db.clone()));
+    for k in &plan.run {
+        readiness.expect_source(k.as_str());
+    }
+    if let Some(server) = crate::http::Server::bind(&cfg.http).await? {
+        let mut state = crate::http::HttpState::new(readiness.clone());
+        match crate::store::SqliteStore::open_existing(&cfg.db).await {
+            Ok(store) => {
+                state = state.with_backend(Arc::new(crate::http::StoreApi::new(store)));
+            }
+            Err(e) => tracing::warn!("the HTTP API serves no data: {e}"),
+        }
+        say(&format!("http listening on {}", server.local_addr()?));
+        let token = tasks.token();
+        tasks.spawn("http", async move {
+            server
+                .run(state, async move { token.cancelled().await })
+                .await
+                .map_err(anyhow::Error::from)
+        });
+    }
+
     let Backend {
         writer_tx,
         writer,
@@ -264,9 +291,13 @@ pub async fn run_with(
     // the kernel socket buffer, or the file, in front of the sources).
     let (src_tx, mut src_rx) = mpsc::channel::<SourceBatch>(SOURCE_QUEUE_BATCHES);
     let node = cfg.node.clone();
+    // False once the enrich thread has ended: the pipeline is broken, the watchdog stops.
+    let pipeline_alive = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let enrich_alive = pipeline_alive.clone();
     let enrich = std::thread::Builder::new()
         .name("enrich".into())
         .spawn(move || {
+            let _alive = ClearOnDrop(enrich_alive);
             while let Some(mut b) = src_rx.blocking_recv() {
                 if let Some(n) = &node {
                     for e in b.events.iter_mut().filter(|e| e.node.is_none()) {
@@ -337,6 +368,26 @@ pub async fn run_with(
     } else {
         None
     };
+    // The daemon's own sandbox, once every thread and socket exists (TSYNC covers all
+    // threads). In enforce mode a failure is fatal; in log mode it is a warning.
+    let fatal = match fatal {
+        Some(f) => Some(f),
+        None => match crate::sandbox::Mode::parse(&cfg.sandbox).and_then(crate::sandbox::install) {
+            Ok(Some(i)) => {
+                say(&format!(
+                    "sandbox: {:?}, {} syscalls allowed",
+                    i.mode, i.allowed
+                ));
+                None
+            }
+            Ok(None) => None,
+            Err(e) if cfg.sandbox == "enforce" => Some(format!("cannot install the sandbox: {e}")),
+            Err(e) => {
+                tracing::warn!("cannot install the sandbox: {e}");
+                None
+            }
+        },
+    };
     // Each source's end, as it comes.
     let (ended_tx, mut ended_rx) = mpsc::unbounded_channel();
     let mut alive = handles.len();
@@ -360,8 +411,13 @@ pub async fn run_with(
             source_errors.push(format!("{}: {e:#}", kind.as_str()));
         }
     };
+    let mut watchdog = None;
     if fatal.is_none() {
         let _ = crate::sd_notify::ready();
+        let healthy = pipeline_alive.clone();
+        watchdog = crate::sd_notify::spawn_watchdog(move || {
+            healthy.load(std::sync::atomic::Ordering::Relaxed)
+        });
         say(&format!("running; database {}", cfg.db.display()));
         tokio::pin!(shutdown);
         while alive > 0 {
@@ -378,6 +434,9 @@ pub async fn run_with(
         }
         say("stopping: flushing and checkpointing");
         let _ = crate::sd_notify::stopping();
+    }
+    if let Some(w) = watchdog {
+        w.abort();
     }
     cancel.cancel();
     while let Some((kind, r)) = ended_rx.recv().await {
@@ -424,4 +483,13 @@ pub fn main(args: Args) -> anyhow::Result<i32> {
         run(cfg, stop).await
     })?;
     Ok(0)
+}
+
+/// Clears the flag when dropped (thread end, panic included).
+struct ClearOnDrop(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for ClearOnDrop {
+    fn drop(&mut self) {
+        self.0.store(false, std::sync::atomic::Ordering::Relaxed);
+    }
 }
