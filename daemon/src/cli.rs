@@ -52,7 +52,10 @@ pub enum Command {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SECCOMP_WATCH_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 pub fn main() {
@@ -77,7 +80,10 @@ pub fn main() {
     match code {
         Ok(c) => std::process::exit(c),
         Err(e) => {
-            eprintln!("seccomp-watch: {}", parsers::escape::escape(&format!("{e:#}")));
+            eprintln!(
+                "seccomp-watch: {}",
+                parsers::escape::escape(&format!("{e:#}"))
+            );
             std::process::exit(2);
         }
     }

@@ -80,7 +80,11 @@ pub struct NetlinkConfig {
 
 impl Default for NetlinkConfig {
     fn default() -> Self {
-        NetlinkConfig { mode: "multicast".into(), rcvbuf_bytes: 64 << 20, status_interval_secs: 10 }
+        NetlinkConfig {
+            mode: "multicast".into(),
+            rcvbuf_bytes: 64 << 20,
+            status_interval_secs: 10,
+        }
     }
 }
 
@@ -94,7 +98,10 @@ pub struct AuditLogConfig {
 
 impl Default for AuditLogConfig {
     fn default() -> Self {
-        AuditLogConfig { path: DEFAULT_AUDIT_LOG.into(), poll_ms: 250 }
+        AuditLogConfig {
+            path: DEFAULT_AUDIT_LOG.into(),
+            poll_ms: 250,
+        }
     }
 }
 
@@ -118,7 +125,11 @@ pub struct StoreConfig {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig { batch_size: 10_000, flush_ms: 200, queue_batches: 64 }
+        StoreConfig {
+            batch_size: 10_000,
+            flush_ms: 200,
+            queue_batches: 64,
+        }
     }
 }
 
@@ -143,7 +154,12 @@ impl Default for AttributionConfig {
         AttributionConfig {
             enabled: true,
             proc_connector: true,
-            runc_roots: vec!["/run/runc".into(), "/run/docker/runtime-runc/moby".into(), "/run/containerd/runc/k8s.io".into(), "/run/crun".into()],
+            runc_roots: vec![
+                "/run/runc".into(),
+                "/run/docker/runtime-runc/moby".into(),
+                "/run/containerd/runc/k8s.io".into(),
+                "/run/crun".into(),
+            ],
             containerd_root: "/run/containerd/io.containerd.runtime.v2.task".into(),
             docker_root: "/var/lib/docker/containers".into(),
             podman_root: "/run/containers/storage/overlay-containers".into(),
@@ -164,7 +180,10 @@ pub struct HttpConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { listen: "127.0.0.1:9717".into(), token_file: None }
+        HttpConfig {
+            listen: "127.0.0.1:9717".into(),
+            token_file: None,
+        }
     }
 }
 
@@ -177,7 +196,9 @@ pub struct MetricsConfig {
 
 impl Default for MetricsConfig {
     fn default() -> Self {
-        MetricsConfig { workload_series_limit: 1000 }
+        MetricsConfig {
+            workload_series_limit: 1000,
+        }
     }
 }
 
@@ -196,7 +217,12 @@ pub struct AlertsConfig {
 
 impl Default for AlertsConfig {
     fn default() -> Self {
-        AlertsConfig { window_secs: 600, max_alerts_per_window: 1000, learning_hours: 24, max_age_hours: 24 }
+        AlertsConfig {
+            window_secs: 600,
+            max_alerts_per_window: 1000,
+            learning_hours: 24,
+            max_age_hours: 24,
+        }
     }
 }
 
@@ -251,16 +277,22 @@ impl Config {
         };
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
-            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
-            Err(e) => return Err(e).with_context(|| format!("cannot read config {}", path.display())),
+            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Config::default())
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot read config {}", path.display()))
+            }
         };
-        let cfg = Config::parse(&text).with_context(|| format!("invalid config {}", path.display()))?;
+        let cfg =
+            Config::parse(&text).with_context(|| format!("invalid config {}", path.display()))?;
         Ok(cfg)
     }
 
     /// Parses and validates TOML text.
     pub fn parse(text: &str) -> anyhow::Result<Config> {
-        let cfg: Config = toml::from_str(text).map_err(|e| anyhow::anyhow!(toml_error(text, &e)))?;
+        let cfg: Config =
+            toml::from_str(text).map_err(|e| anyhow::anyhow!(toml_error(text, &e)))?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -272,23 +304,42 @@ impl Config {
             }
         }
         if !matches!(self.netlink.mode.as_str(), "multicast" | "daemon") {
-            bail!("netlink.mode must be \"multicast\" or \"daemon\", not {:?}", self.netlink.mode);
+            bail!(
+                "netlink.mode must be \"multicast\" or \"daemon\", not {:?}",
+                self.netlink.mode
+            );
         }
         if !matches!(self.sandbox.as_str(), "enforce" | "log" | "off") {
-            bail!("sandbox must be \"enforce\", \"log\" or \"off\", not {:?}", self.sandbox);
+            bail!(
+                "sandbox must be \"enforce\", \"log\" or \"off\", not {:?}",
+                self.sandbox
+            );
         }
         if self.store.batch_size == 0 || self.store.queue_batches == 0 {
             bail!("store.batch_size and store.queue_batches must be positive");
         }
         for (i, s) in self.sinks.iter().enumerate() {
-            if !matches!(s.kind.as_str(), "webhook" | "splunk_hec" | "alertmanager" | "syslog") {
-                bail!("sinks[{i}]: unknown type {:?} (webhook, splunk_hec, alertmanager, syslog)", s.kind);
+            if !matches!(
+                s.kind.as_str(),
+                "webhook" | "splunk_hec" | "alertmanager" | "syslog"
+            ) {
+                bail!(
+                    "sinks[{i}]: unknown type {:?} (webhook, splunk_hec, alertmanager, syslog)",
+                    s.kind
+                );
             }
-            if !matches!(s.min_severity.as_str(), "info" | "low" | "medium" | "high" | "critical") {
+            if !matches!(
+                s.min_severity.as_str(),
+                "info" | "low" | "medium" | "high" | "critical"
+            ) {
                 bail!("sinks[{i}]: min_severity must be info, low, medium, high or critical");
             }
             if s.kind == "syslog" && s.address.is_none() || s.kind != "syslog" && s.url.is_none() {
-                bail!("sinks[{i}] ({}): needs {}", s.kind, if s.kind == "syslog" { "address" } else { "url" });
+                bail!(
+                    "sinks[{i}] ({}): needs {}",
+                    s.kind,
+                    if s.kind == "syslog" { "address" } else { "url" }
+                );
             }
         }
         Ok(())
@@ -320,7 +371,9 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_rejected_with_the_line() {
-        let e = Config::parse("db = \"/tmp/x.db\"\n\n[netlink]\nmode = \"multicast\"\nrcvbuf = 5\n").unwrap_err();
+        let e =
+            Config::parse("db = \"/tmp/x.db\"\n\n[netlink]\nmode = \"multicast\"\nrcvbuf = 5\n")
+                .unwrap_err();
         let msg = format!("{e:#}");
         assert!(msg.contains("line 5"), "{msg}");
         assert!(msg.contains("rcvbuf"), "{msg}");

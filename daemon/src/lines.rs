@@ -25,7 +25,14 @@ impl<R: Read> LineReader<R> {
 
     /// A reader whose first byte is at `offset` in the underlying stream (after a seek).
     pub fn with_offset(inner: R, offset: u64) -> Self {
-        LineReader { inner, buf: vec![0; CHUNK], start: 0, end: 0, eof: false, offset }
+        LineReader {
+            inner,
+            buf: vec![0; CHUNK],
+            start: 0,
+            end: 0,
+            eof: false,
+            offset,
+        }
     }
 
     /// The stream offset just after the last line returned.
@@ -118,7 +125,10 @@ mod tests {
         data.push(b'\n');
         data.extend_from_slice(b"y\n");
         let mut r = LineReader::new(&data[..]);
-        assert_eq!(r.next_line(false).unwrap().map(<[u8]>::len), Some(3 * CHUNK));
+        assert_eq!(
+            r.next_line(false).unwrap().map(<[u8]>::len),
+            Some(3 * CHUNK)
+        );
         assert_eq!(r.next_line(false).unwrap(), Some(&b"y"[..]));
     }
 }

@@ -7,8 +7,8 @@ use std::collections::HashSet;
 use std::sync::{Mutex, OnceLock};
 
 use prometheus::{
-    Encoder, Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
+    Opts, Registry, TextEncoder,
 };
 
 /// All metrics. Get the process-wide instance with [`metrics()`].
@@ -72,7 +72,8 @@ impl Metrics {
     fn new() -> Metrics {
         let r = Registry::new();
         let hist = |name: &str, help: &str, buckets: Vec<f64>| {
-            let h = Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets)).expect("valid metric");
+            let h = Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets))
+                .expect("valid metric");
             r.register(Box::new(h.clone())).expect("unique metric");
             h
         };
@@ -137,7 +138,10 @@ impl Metrics {
         };
         #[cfg(target_os = "linux")]
         {
-            let pc = prometheus::process_collector::ProcessCollector::new(std::process::id() as i32, "seccomp_watch");
+            let pc = prometheus::process_collector::ProcessCollector::new(
+                std::process::id() as i32,
+                "seccomp_watch",
+            );
             let _ = m.registry.register(Box::new(pc));
         }
         m
@@ -153,7 +157,9 @@ impl Metrics {
     /// The label value for `workload`: itself while fewer than the limit are in use,
     /// `other` beyond.
     pub fn workload_label<'a>(&self, workload: &'a str) -> &'a str {
-        let Ok(mut g) = self.workload_limit.lock() else { return "other" };
+        let Ok(mut g) = self.workload_limit.lock() else {
+            return "other";
+        };
         if g.1.contains(workload) {
             return workload;
         }

@@ -54,7 +54,11 @@ impl Stats {
         }
         writeln!(w, "non-audit lines: {}", self.not_audit)?;
         if self.suppressed > 0 {
-            writeln!(w, "records the kernel suppressed (kauditd_printk_skb): {}", self.suppressed)?;
+            writeln!(
+                w,
+                "records the kernel suppressed (kauditd_printk_skb): {}",
+                self.suppressed
+            )?;
         }
         writeln!(w, "errors: {}", self.errors)?;
         for e in &self.error_samples {
@@ -72,7 +76,9 @@ pub fn open_maybe_gz(path: &std::path::Path) -> io::Result<Box<dyn Read + Send>>
     use std::io::Seek;
     f.seek(io::SeekFrom::Start(0))?;
     if n == 2 && magic == [0x1f, 0x8b] {
-        Ok(Box::new(flate2::read::MultiGzDecoder::new(io::BufReader::new(f))))
+        Ok(Box::new(flate2::read::MultiGzDecoder::new(
+            io::BufReader::new(f),
+        )))
     } else {
         Ok(Box::new(f))
     }
@@ -83,7 +89,11 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut stats = Stats::default();
-    let files = if args.files.is_empty() { vec![PathBuf::from("-")] } else { args.files };
+    let files = if args.files.is_empty() {
+        vec![PathBuf::from("-")]
+    } else {
+        args.files
+    };
     // Open every file first so that an unreadable one fails before any output.
     let mut inputs: Vec<(String, Box<dyn Read + Send>)> = Vec::new();
     for f in &files {
@@ -94,7 +104,10 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         match open_maybe_gz(f) {
             Ok(r) => inputs.push((f.display().to_string(), r)),
             Err(e) => {
-                eprintln!("seccomp-watch parse: cannot read {}: {e}", parsers::escape::escape(&f.display().to_string()));
+                eprintln!(
+                    "seccomp-watch parse: cannot read {}: {e}",
+                    parsers::escape::escape(&f.display().to_string())
+                );
                 return Ok(2);
             }
         }
@@ -108,7 +121,10 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                 Ok(Some(l)) => l,
                 Ok(None) => break,
                 Err(e) => {
-                    eprintln!("seccomp-watch parse: error reading {}: {e}", parsers::escape::escape(&name));
+                    eprintln!(
+                        "seccomp-watch parse: error reading {}: {e}",
+                        parsers::escape::escape(&name)
+                    );
                     return Ok(2);
                 }
             };
@@ -131,7 +147,9 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                     Err(e) => {
                         stats.errors += 1;
                         if stats.error_samples.len() < Stats::MAX_SAMPLES {
-                            stats.error_samples.push(format!("{}:{lineno}: {e}", parsers::escape::escape(&name)));
+                            stats
+                                .error_samples
+                                .push(format!("{}:{lineno}: {e}", parsers::escape::escape(&name)));
                         }
                     }
                 },
@@ -149,7 +167,9 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                 Err(e) => {
                     stats.errors += 1;
                     if stats.error_samples.len() < Stats::MAX_SAMPLES {
-                        stats.error_samples.push(format!("{}:{lineno}: {e}", parsers::escape::escape(&name)));
+                        stats
+                            .error_samples
+                            .push(format!("{}:{lineno}: {e}", parsers::escape::escape(&name)));
                     }
                 }
             }
@@ -162,7 +182,10 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     if args.stats {
         stats.print(&mut io::stderr().lock())?;
     } else if stats.errors > 0 {
-        eprintln!("seccomp-watch parse: {} line(s) could not be parsed (see --stats)", stats.errors);
+        eprintln!(
+            "seccomp-watch parse: {} line(s) could not be parsed (see --stats)",
+            stats.errors
+        );
     }
     Ok(0)
 }

@@ -20,7 +20,12 @@ pub enum SourceKind {
 }
 
 impl SourceKind {
-    pub const ALL: [SourceKind; 4] = [SourceKind::Netlink, SourceKind::AuditLog, SourceKind::Kmsg, SourceKind::Ingest];
+    pub const ALL: [SourceKind; 4] = [
+        SourceKind::Netlink,
+        SourceKind::AuditLog,
+        SourceKind::Kmsg,
+        SourceKind::Ingest,
+    ];
 
     /// The name used in the database, JSON output and metric labels.
     pub fn as_str(self) -> &'static str {
