@@ -24,8 +24,7 @@ CREATE INDEX alerts_created ON alerts (created);
 
 -- The outbox: one row per (alert, sink). `pending` rows are delivered at `next_attempt` or
 -- later; a row that stays pending longer than the maximum age after `queued` becomes
--- `dead` (`seccomp-watch alerts retry ID` queues it again). A delivered alert whose count
--- grows is queued again for its window's end: the same id, the final count.
+-- `dead` (`seccomp-watch alerts retry ID` queues it again).
 CREATE TABLE alert_deliveries (
     alert_id TEXT NOT NULL REFERENCES alerts (id) ON DELETE CASCADE,
     sink TEXT NOT NULL,
@@ -39,6 +38,19 @@ CREATE TABLE alert_deliveries (
     PRIMARY KEY (alert_id, sink)
 ) WITHOUT ROWID;
 CREATE INDEX alert_deliveries_due ON alert_deliveries (status, next_attempt);
+
+-- A delivered alert whose count grows is queued again, due when its window closes (the
+-- same id then carries the final count). In a trigger so that the writer's per-batch count
+-- update is one statement.
+CREATE TRIGGER alerts_count_grew AFTER UPDATE OF count ON alerts
+WHEN new.count > old.count
+BEGIN
+    UPDATE alert_deliveries
+    SET status = 'pending', attempts = 0, last_error = NULL,
+        queued = CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER),
+        next_attempt = max(CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER), new.window_end)
+    WHERE alert_id = new.id AND status = 'delivered';
+END;
 
 -- `novel`: when each workload was first seen (its learning window starts there) ...
 CREATE TABLE alert_workloads (

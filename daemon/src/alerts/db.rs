@@ -40,40 +40,143 @@ fn encode_err(e: serde_json::Error) -> sqlx::Error {
     sqlx::Error::Encode(Box::new(e))
 }
 
+/// The upsert of alerts: a new row, or the count added and the rest replaced. The
+/// `alerts_count_grew` trigger queues a delivered alert again when its count grows.
+const UPSERT_HEAD: &str =
+    "INSERT INTO alerts (id, rule, severity, workload, syscall, action, count, first_seen, \
+     last_seen, window_end, body, created, updated) VALUES ";
+const UPSERT_ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+const UPSERT_TAIL: &str = " ON CONFLICT (id) DO UPDATE SET count = count + excluded.count, \
+     first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen), \
+     severity = max(severity, excluded.severity), body = excluded.body, updated = excluded.updated";
+
+/// Rows per multi-row upsert: a few fixed sizes, so that few statements are prepared.
+const CHUNKS: [usize; 3] = [64, 8, 1];
+
+fn upsert_sql(rows: usize) -> String {
+    let mut sql = String::with_capacity(
+        UPSERT_HEAD.len() + rows * (UPSERT_ROW.len() + 2) + UPSERT_TAIL.len(),
+    );
+    sql.push_str(UPSERT_HEAD);
+    for i in 0..rows {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(UPSERT_ROW);
+    }
+    sql.push_str(UPSERT_TAIL);
+    sql
+}
+
+/// Adds to the counts of existing alerts: `?` (now), then (id, delta, first, last) rows.
+fn update_sql(rows: usize) -> String {
+    let mut sql = String::from(
+        "UPDATE alerts SET count = count + v.column2, first_seen = min(first_seen, v.column3), \
+         last_seen = max(last_seen, v.column4), updated = ? FROM (VALUES ",
+    );
+    for i in 0..rows {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str("(?, ?, ?, ?)");
+    }
+    sql.push_str(") AS v WHERE alerts.id = v.column1");
+    sql
+}
+
 /// Writes alert changes and novelty state. Called by the store writer inside the
 /// transaction that stores the events that caused them.
 pub async fn persist(conn: &mut SqliteConnection, writes: &[AlertWrite]) -> sqlx::Result<()> {
     let now = now_ms();
+    // New alerts and alerts whose details changed: multi-row upserts with the body.
+    // Count-only changes (the common case of a burst): multi-row updates without it.
+    let mut full: Vec<(&Alert, u64)> = Vec::new();
+    let mut light: Vec<(&Alert, u64)> = Vec::new();
+    for w in writes {
+        if let AlertWrite::Alert {
+            alert,
+            count_delta,
+            new,
+            detail,
+            ..
+        } = w
+        {
+            if *new || *detail {
+                full.push((alert, *count_delta));
+            } else {
+                light.push((alert, *count_delta));
+            }
+        }
+    }
+    let mut rest: &[(&Alert, u64)] = &light;
+    for size in CHUNKS {
+        let sql = update_sql(size);
+        while rest.len() >= size {
+            let (chunk, tail) = rest.split_at(size);
+            rest = tail;
+            let mut q = sqlx::query(&sql).bind(now);
+            for (alert, delta) in chunk {
+                q = q
+                    .bind(&alert.id)
+                    .bind(*delta as i64)
+                    .bind(alert.first_seen_ms)
+                    .bind(alert.last_seen_ms);
+            }
+            let n = q.execute(&mut *conn).await?.rows_affected();
+            if (n as usize) < chunk.len() {
+                // Rows missing (an earlier write failed): insert those in full.
+                for (alert, delta) in chunk {
+                    let exists: Option<i64> =
+                        sqlx::query_scalar("SELECT 1 FROM alerts WHERE id = ?")
+                            .bind(&alert.id)
+                            .fetch_optional(&mut *conn)
+                            .await?;
+                    if exists.is_none() {
+                        full.push((alert, *delta));
+                    }
+                }
+            }
+        }
+    }
+    let bodies: Vec<String> = full
+        .iter()
+        .map(|(a, _)| serde_json::to_string(&**a))
+        .collect::<Result<_, _>>()
+        .map_err(encode_err)?;
+    let rows: Vec<(&Alert, u64, &str)> = full
+        .iter()
+        .zip(&bodies)
+        .map(|((a, d), b)| (*a, *d, b.as_str()))
+        .collect();
+    let mut rest: &[(&Alert, u64, &str)] = &rows;
+    for size in CHUNKS {
+        let sql = upsert_sql(size);
+        while rest.len() >= size {
+            let (chunk, tail) = rest.split_at(size);
+            rest = tail;
+            let mut q = sqlx::query(&sql);
+            for (alert, delta, body) in chunk {
+                q = q
+                    .bind(&alert.id)
+                    .bind(&alert.rule)
+                    .bind(i64::from(alert.severity.rank()))
+                    .bind(&alert.workload)
+                    .bind(&alert.syscall)
+                    .bind(&alert.action)
+                    .bind(*delta as i64)
+                    .bind(alert.first_seen_ms)
+                    .bind(alert.last_seen_ms)
+                    .bind(alert.window_end_ms)
+                    .bind(*body)
+                    .bind(now)
+                    .bind(now);
+            }
+            q.execute(&mut *conn).await?;
+        }
+    }
     for w in writes {
         match w {
-            AlertWrite::Alert {
-                alert,
-                count_delta,
-                sinks,
-            } => {
-                let body = serde_json::to_string(&**alert).map_err(encode_err)?;
-                sqlx::query(
-                    "INSERT INTO alerts (id, rule, severity, workload, syscall, action, count, first_seen, last_seen, \
-                     window_end, body, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-                     ON CONFLICT (id) DO UPDATE SET count = count + excluded.count, \
-                     first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen), \
-                     severity = max(severity, excluded.severity), body = excluded.body, updated = excluded.updated",
-                )
-                .bind(&alert.id)
-                .bind(&alert.rule)
-                .bind(i64::from(alert.severity.rank()))
-                .bind(&alert.workload)
-                .bind(&alert.syscall)
-                .bind(&alert.action)
-                .bind(*count_delta as i64)
-                .bind(alert.first_seen_ms)
-                .bind(alert.last_seen_ms)
-                .bind(alert.window_end_ms)
-                .bind(&body)
-                .bind(now)
-                .bind(now)
-                .execute(&mut *conn)
-                .await?;
+            AlertWrite::Alert { alert, sinks, .. } => {
                 for sink in sinks {
                     sqlx::query(
                         "INSERT INTO alert_deliveries (alert_id, sink, status, attempts, next_attempt, queued) \
@@ -86,18 +189,6 @@ pub async fn persist(conn: &mut SqliteConnection, writes: &[AlertWrite]) -> sqlx
                     .execute(&mut *conn)
                     .await?;
                 }
-                // The count grew after a delivery: deliver again (same id, final count) once
-                // the window has closed.
-                sqlx::query(
-                    "UPDATE alert_deliveries SET status = 'pending', attempts = 0, queued = ?, next_attempt = max(?, ?), \
-                     last_error = NULL WHERE alert_id = ? AND status = 'delivered'",
-                )
-                .bind(now)
-                .bind(now)
-                .bind(alert.window_end_ms)
-                .bind(&alert.id)
-                .execute(&mut *conn)
-                .await?;
             }
             AlertWrite::Workload {
                 workload,

@@ -51,6 +51,11 @@ pub enum AlertWrite {
         /// The sinks that take this alert (set when the alert is new to this process or
         /// may have changed severity; empty otherwise).
         sinks: Vec<Arc<str>>,
+        /// First write of the alert by this process.
+        new: bool,
+        /// More than the count and times changed (the stored body is rewritten; otherwise
+        /// only the count and times are updated).
+        detail: bool,
     },
     /// A workload's first event (its `novel` learning window starts).
     Workload {

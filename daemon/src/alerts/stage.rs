@@ -246,6 +246,8 @@ impl RuleStage {
             batch.alerts.push(AlertWrite::Alert {
                 alert: c.alert,
                 count_delta: c.count_delta,
+                new: c.new,
+                detail: c.detail_changed,
                 sinks,
             });
         }

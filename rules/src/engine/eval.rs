@@ -153,6 +153,9 @@ pub struct AlertChange {
     pub new: bool,
     /// Events added to its count since the last drain (the whole count when `new`).
     pub count_delta: u64,
+    /// True when more than the count and times changed since the last drain (samples,
+    /// containers, severity, suppressed alerts; always when `new`).
+    pub detail_changed: bool,
 }
 
 /// Counters since the last drain (for the metrics).
@@ -214,6 +217,8 @@ struct OpenAlert {
     /// Count already handed out by [`Engine::drain`].
     drained: u64,
     dirty: bool,
+    /// Samples, containers, severity or suppressed count changed since the last drain.
+    detail: bool,
     new: bool,
     containers: HashSet<String>,
     last_container: Option<String>,
@@ -581,6 +586,7 @@ impl Engine {
                 let al = Arc::make_mut(&mut a.alert);
                 al.suppressed_alerts += 1;
                 al.severity = al.severity.max(severity);
+                a.detail = true;
             }
             self.overflowed += 1;
             r
@@ -615,6 +621,7 @@ impl Engine {
             window,
             drained: 0,
             dirty: false,
+            detail: true,
             new: true,
             containers: HashSet::new(),
             last_container: None,
@@ -713,6 +720,7 @@ impl Engine {
                 if a.containers.len() < MAX_TRACKED_CONTAINERS && a.containers.insert(c.id.clone())
                 {
                     al.containers += 1;
+                    a.detail = true;
                     if al.container_ids.len() < MAX_CONTAINER_IDS {
                         al.container_ids.push(c.id.clone());
                     }
@@ -731,6 +739,7 @@ impl Engine {
                     uid: ev.uid,
                     container_id: inp.container.map(|c| c.id.clone()),
                 });
+                a.detail = true;
             }
         }
         if !a.dirty {
@@ -756,8 +765,10 @@ impl Engine {
                 alert: a.alert.clone(),
                 new: a.new,
                 count_delta: delta,
+                detail_changed: a.detail || a.new,
             });
             a.new = false;
+            a.detail = false;
         }
         self.carry_stats();
         let stats = std::mem::take(&mut self.carried);

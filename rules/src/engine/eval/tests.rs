@@ -198,6 +198,11 @@ fn a_burst_rolls_up_into_one_alert_with_its_count() {
         let d = e.drain();
         assert_eq!(d.alerts.len(), 1);
         assert_eq!(d.alerts[0].new, batch == 0);
+        assert_eq!(
+            d.alerts[0].detail_changed,
+            batch == 0,
+            "identical events change only the count"
+        );
         total += d.alerts[0].count_delta;
         ids.insert(d.alerts[0].alert.id.clone());
         if batch == 0 {
