@@ -37,20 +37,26 @@ pub fn tool_or_skip(test: &str, tool: &str) -> bool {
 /// The full path of `tool` on PATH (plus /usr/sbin and /sbin).
 pub fn which(tool: &str) -> Option<PathBuf> {
     let path = std::env::var("PATH").unwrap_or_default();
-    path.split(':')
-        .chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"])
+    let mut dirs: Vec<&str> = path.split(':').collect();
+    dirs.extend(["/usr/sbin", "/sbin", "/usr/bin", "/bin"]);
+    dirs.into_iter()
         .map(|d| Path::new(d).join(tool))
         .find(|p| p.is_file())
 }
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
 }
 
 /// A file under `tests/fixtures/`.
 pub fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(rel)
 }
 
 /// The `seccomp-watch` binary of this build (built once if it is not there yet).
@@ -59,11 +65,26 @@ pub fn bin() -> PathBuf {
     BIN.get_or_init(|| {
         // Test executables live in target/<profile>/deps/.
         let exe = std::env::current_exe().expect("current exe");
-        let profile_dir = exe.parent().and_then(Path::parent).expect("target dir").to_path_buf();
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("target dir")
+            .to_path_buf();
         let bin = profile_dir.join("seccomp-watch");
         let status = Command::new(env!("CARGO"))
-            .args(["build", "-q", "-p", "seccomp-watch", "--bin", "seccomp-watch"])
-            .args(if profile_dir.ends_with("release") { &["--release"][..] } else { &[][..] })
+            .args([
+                "build",
+                "-q",
+                "-p",
+                "seccomp-watch",
+                "--bin",
+                "seccomp-watch",
+            ])
+            .args(if profile_dir.ends_with("release") {
+                &["--release"][..]
+            } else {
+                &[][..]
+            })
             .current_dir(workspace_root())
             .status()
             .expect("run cargo build");
@@ -84,7 +105,11 @@ pub fn seccomp_demo(m32: bool) -> PathBuf {
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("programs/seccomp-demo.c");
         let dir = std::env::temp_dir().join(format!("seccomp-watch-tests-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
-        let out = dir.join(if m32 { "seccomp-demo32" } else { "seccomp-demo" });
+        let out = dir.join(if m32 {
+            "seccomp-demo32"
+        } else {
+            "seccomp-demo"
+        });
         let mut cmd = Command::new("gcc");
         cmd.args(["-O2", "-Wall", "-o"]).arg(&out).arg(&src);
         if m32 {
