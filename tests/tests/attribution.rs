@@ -221,6 +221,8 @@ impl Live {
                 p.lock().unwrap().extend(out.profiles);
                 i.lock().unwrap().extend(out.items);
             }
+            // Shown when a test fails: how far behind the proc connector listener was.
+            eprintln!("attribution stats: {:?}", at.stats());
         });
         Live {
             stop,
@@ -294,7 +296,11 @@ fn kubernetes_container_events_carry_pod_namespace_name_and_profile() {
     let (hash, json) = applied_hash(c.bundle());
     for _ in 0..3 {
         let out = c
-            .exec(&["sh", "-c", "uname >/dev/null; uname -a >/dev/null"])
+            .exec(&[
+                "sh",
+                "-c",
+                "uname >/dev/null; uname -a >/dev/null; sleep 0.2",
+            ])
             .unwrap();
         assert!(
             out.status.success(),
@@ -387,7 +393,11 @@ fn docker_and_podman_shapes() {
         )
         .unwrap();
     let (dhash, _) = applied_hash(d.bundle());
-    assert!(d.exec(&["uname"]).unwrap().status.success());
+    assert!(d
+        .exec(&["sh", "-c", "uname; sleep 0.2"])
+        .unwrap()
+        .status
+        .success());
     // Podman's cgroupfs shape, run in the foreground (runc deletes it at the end).
     let out = podman_runc
         .run(
@@ -467,7 +477,7 @@ fn short_lived_and_killed_processes_are_attributed_by_the_connector() {
         .exec(&[
             "sh",
             "-c",
-            "uname >/dev/null; uname >/dev/null; uname >/dev/null; sync; true",
+            "uname >/dev/null; uname >/dev/null; uname >/dev/null; sync; sleep 0.2",
         ])
         .unwrap();
     assert!(
@@ -562,7 +572,7 @@ fn two_containers_at_once_are_never_mixed_up() {
                 .cgroups_path(format!("/docker/{idb}")),
         )
         .unwrap();
-    let script = "for i in 1 2 3 4 5 6 7 8; do uname >/dev/null; done";
+    let script = "for i in 1 2 3 4 5 6 7 8; do uname >/dev/null; done; sleep 0.2";
     std::thread::scope(|s| {
         let a = s.spawn(|| {
             (0..3).all(|_| {
@@ -634,11 +644,25 @@ fn host_process_gets_its_unit_or_exe() {
     let demo = tmp.path().join("attr-host-demo");
     std::fs::copy(seccomp_demo(false), &demo).unwrap();
     let live = Live::start(&attribution_config(Vec::new(), tmp.path()));
-    let out = std::process::Command::new(&demo)
-        .args(["-a", "log", "-s", "uname", "-n", "3"])
-        .output()
+    // The demo waits (-p) until it is told to call: a process that runs a while, as host
+    // programs do (a process that exits within the listener's delay is the short-lived
+    // test's subject).
+    let mut child = std::process::Command::new(&demo)
+        .args(["-a", "log", "-s", "uname", "-n", "3", "-p"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
-    assert!(out.status.success());
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert!(line.starts_with("ready "), "{line}");
+    std::thread::sleep(Duration::from_millis(100));
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"go\n").unwrap();
+    assert!(child.wait().unwrap().success());
     let exe = demo.to_string_lossy().into_owned();
     let items = live.wait(3, Duration::from_secs(20), |i| exe_is(i, &exe));
     assert!(items.len() >= 3, "{}", items.len());

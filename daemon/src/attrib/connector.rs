@@ -3,8 +3,10 @@
 //! record is handled (short commands, kill actions) still resolves. Needs CAP_NET_ADMIN.
 //!
 //! On fork the child's cgroup is read at once (the parent's is the fallback when the child
-//! is already gone); on exec it is read again and is then final; on exit the incarnation is
-//! closed and kept for the grace period. Events are stamped with `CLOCK_MONOTONIC`; they are
+//! is already gone); on exec it is read again and is then final. A process that exec'd and
+//! was gone before that read is "stale" (its earlier cgroup may be from before a runtime
+//! moved it), unless it was forked by a process whose cgroup was final; on exit the
+//! incarnation is closed and kept for the grace period. Events are stamped with `CLOCK_MONOTONIC`; they are
 //! converted to wall-clock time to be matched against record times. When the socket
 //! overflows (ENOBUFS) events were lost: the loss epoch grows, and open incarnations are
 //! confirmed with `/proc` again before they are trusted.
@@ -25,6 +27,8 @@ const CN_IDX_PROC: u32 = 1;
 const CN_VAL_PROC: u32 = 1;
 const PROC_CN_MCAST_LISTEN: u32 = 1;
 const NLMSG_HDR: usize = 16;
+/// The listener thread's nice value.
+const LISTENER_NICE: libc::c_int = -10;
 const CN_MSG: usize = 20;
 
 const PROC_EVENT_NONE: u32 = 0;
@@ -340,6 +344,14 @@ impl Listener {
     }
 
     fn run(&mut self, sock: OwnedFd, stop: Arc<AtomicBool>) {
+        // Short commands live about a millisecond: the listener must read their cgroup
+        // before they are gone, so it runs ahead of ordinary work (best effort: needs
+        // CAP_SYS_NICE, which root has).
+        // SAFETY: gettid and setpriority on this thread; no memory is involved.
+        unsafe {
+            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+            libc::setpriority(libc::PRIO_PROCESS, tid, LISTENER_NICE);
+        }
         let mut buf = vec![0u8; 64 * 1024];
         let mut evs = Vec::with_capacity(64);
         let wake = self.shared.conn.wake_fd();
@@ -410,6 +422,11 @@ impl Listener {
     }
 
     fn handle(&mut self, ev: ProcEvent, mono_offset: i64) {
+        if let ProcEvent::Fork { ts_ns, .. } | ProcEvent::Exec { ts_ns, .. } = ev {
+            let lag_ns =
+                super::procfs::clock_ns(libc::CLOCK_MONOTONIC) - i64::try_from(ts_ns).unwrap_or(0);
+            self.shared.conn.lag(lag_ns);
+        }
         let to_ms = |ts: u64| {
             (i64::try_from(ts)
                 .unwrap_or(i64::MAX / 2)
@@ -430,11 +447,31 @@ impl Listener {
                     return; // a new thread of an existing process
                 }
                 let start_ms = to_ms(ts_ns);
-                let cg = match sh.procfs.cgroup(child_tgid) {
-                    Some(text) => Some(sh.intern(&text)),
-                    None => self.parent_cgroup(parent_tgid, now, epoch),
+                // The child is read at once: a runtime may be moving it (runc moves its init
+                // into the container right after starting it). When it is already gone, it
+                // was where its parent is. A child of a parent whose cgroup is final is a
+                // plain child: it stays where it was forked (`from_settled`).
+                let known = sh.state.lock().ok().and_then(|st| {
+                    st.table
+                        .open(parent_tgid)
+                        .map(|i| (i.cgroup.clone(), i.settled && !i.stale))
+                });
+                // A parent never seen (it predates the listener) is learned once.
+                let parent = match known {
+                    Some(k) => Some(k),
+                    None => self.read_parent(parent_tgid, now, epoch),
                 };
-                let Some(cgroup) = cg else { return };
+                let from_settled = parent.as_ref().is_some_and(|p| p.1);
+                let cgroup = match sh.procfs.cgroup(child_tgid) {
+                    Some(text) => sh.intern(&text),
+                    None => match parent {
+                        Some((cg, true)) => cg,
+                        _ => match self.read_parent(parent_tgid, now, epoch) {
+                            Some((cg, _)) => cg,
+                            None => return,
+                        },
+                    },
+                };
                 if let Ok(mut st) = sh.state.lock() {
                     st.table.insert_new(
                         child_tgid,
@@ -443,6 +480,8 @@ impl Listener {
                             exit_ms: None,
                             cgroup,
                             settled: false,
+                            stale: false,
+                            from_settled,
                             origin: Origin::Connector,
                             epoch,
                             used_ms: now,
@@ -452,7 +491,11 @@ impl Listener {
                 }
             }
             ProcEvent::Exec { tgid, .. } => {
-                let cg = sh.procfs.cgroup(tgid).map(|t| sh.intern(&t));
+                let cg = sh
+                    .procfs
+                    .cgroup(tgid)
+                    .or_else(|| sh.procfs.cgroup(tgid))
+                    .map(|t| sh.intern(&t));
                 let known = sh
                     .state
                     .lock()
@@ -470,6 +513,8 @@ impl Listener {
                                     exit_ms: None,
                                     cgroup,
                                     settled: true,
+                                    stale: false,
+                                    from_settled: false,
                                     origin: Origin::Connector,
                                     epoch,
                                     used_ms: now,
@@ -492,33 +537,49 @@ impl Listener {
         }
     }
 
-    /// The cgroup of a fork's parent: from the table, else from `/proc` (and remembered).
-    fn parent_cgroup(
+    /// The cgroup of a fork's parent, read from `/proc` now (and remembered), and whether
+    /// it is final; a provisional table entry (read at the parent's own fork, no exec since)
+    /// when the parent is gone too. A stale entry (exec'd, not read since) is never used.
+    fn read_parent(
         &self,
         ppid: u32,
         now: i64,
         epoch: u64,
-    ) -> Option<Arc<parsers::cgroup::CgroupAttribution>> {
+    ) -> Option<(Arc<parsers::cgroup::CgroupAttribution>, bool)> {
         let sh = &self.shared;
-        if let Some(cg) = sh
-            .state
-            .lock()
-            .ok()
-            .and_then(|st| st.table.open(ppid).map(|i| i.cgroup.clone()))
+        let known = sh.state.lock().ok().and_then(|st| {
+            st.table
+                .open(ppid)
+                .map(|i| (i.cgroup.clone(), i.settled, i.stale, i.start_ms))
+        });
+        let provisional = known.as_ref().filter(|k| !k.2).map(|k| (k.0.clone(), k.1));
+        let Some(text) = sh.procfs.cgroup(ppid) else {
+            return provisional;
+        };
+        let Some(start_ms) = sh.start_ms(ppid) else {
+            return provisional;
+        };
+        let tol = sh.procfs.tick_ms() + 5;
+        if known
+            .as_ref()
+            .is_some_and(|k| (k.3 - start_ms).abs() > tol + super::table::START_SLACK_MS)
         {
-            return Some(cg);
+            return None; // the pid changed hands: the parent is gone
         }
-        let cgroup = sh.intern(&sh.procfs.cgroup(ppid)?);
-        let start_ms = sh.start_ms(ppid)?;
+        let cgroup = sh.intern(&text);
+        // Read after an exec (stale), or long after the start: final.
+        let settled =
+            known.as_ref().is_some_and(|k| k.1 || k.2) || now - start_ms >= super::table::SETTLE_MS;
         if let Ok(mut st) = sh.state.lock() {
-            let tol = sh.procfs.tick_ms() + 5;
             st.table.observe(
                 ppid,
                 Incarnation {
-                    start_ms,
+                    start_ms: known.as_ref().map_or(start_ms, |k| k.3),
                     exit_ms: None,
                     cgroup: cgroup.clone(),
-                    settled: now - start_ms >= super::table::SETTLE_MS,
+                    settled,
+                    stale: false,
+                    from_settled: false,
                     origin: Origin::Connector,
                     epoch,
                     used_ms: now,
@@ -527,7 +588,7 @@ impl Listener {
                 tol,
             );
         }
-        Some(cgroup)
+        Some((cgroup, settled))
     }
 }
 

@@ -108,6 +108,11 @@ pub(crate) struct ConnStatus {
     epoch: AtomicU64,
     lost: AtomicU64,
     events: AtomicU64,
+    /// Fork and exec events handled, how many of them later than 1 ms after the event,
+    /// and the largest delay (microseconds).
+    lag_events: AtomicU64,
+    lag_over_1ms: AtomicU64,
+    lag_max_us: AtomicU64,
     /// Realtime ms up to which every queued event has been handled.
     caught_up: Mutex<i64>,
     cv: Condvar,
@@ -129,6 +134,16 @@ impl ConnStatus {
             // SAFETY: valid eventfd and an 8-byte buffer.
             unsafe { libc::write(fd.as_raw_fd(), one.as_ptr().cast(), 8) };
         }
+    }
+
+    /// Records how long after the kernel's event it was handled.
+    fn lag(&self, ns: i64) {
+        let us = u64::try_from(ns / 1000).unwrap_or(0);
+        self.lag_events.fetch_add(1, Ordering::Relaxed);
+        if us > 1000 {
+            self.lag_over_1ms.fetch_add(1, Ordering::Relaxed);
+        }
+        self.lag_max_us.fetch_max(us, Ordering::Relaxed);
     }
 
     fn notify_caught_up(&self, t: i64) {
@@ -223,6 +238,11 @@ pub struct AttribStats {
     /// Connector events received, and overflows (events lost).
     pub connector_events: u64,
     pub connector_overflows: u64,
+    /// Fork/exec events the listener handled, those handled more than 1 ms late (a process
+    /// living less than that may be gone before its cgroup is read), and the worst delay.
+    pub connector_lag_events: u64,
+    pub connector_lag_over_1ms: u64,
+    pub connector_lag_max_us: u64,
     /// Pids in the table.
     pub table_pids: usize,
 }
@@ -277,6 +297,9 @@ impl Attributor {
                 epoch: AtomicU64::new(0),
                 lost: AtomicU64::new(0),
                 events: AtomicU64::new(0),
+                lag_events: AtomicU64::new(0),
+                lag_over_1ms: AtomicU64::new(0),
+                lag_max_us: AtomicU64::new(0),
                 caught_up: Mutex::new(i64::MIN),
                 cv: Condvar::new(),
                 wake: connector::eventfd(),
@@ -320,6 +343,9 @@ impl Attributor {
         s.meta_reads = self.meta.reads;
         s.connector_events = self.shared.conn.events.load(Ordering::Relaxed);
         s.connector_overflows = self.shared.conn.lost.load(Ordering::Relaxed);
+        s.connector_lag_events = self.shared.conn.lag_events.load(Ordering::Relaxed);
+        s.connector_lag_over_1ms = self.shared.conn.lag_over_1ms.load(Ordering::Relaxed);
+        s.connector_lag_max_us = self.shared.conn.lag_max_us.load(Ordering::Relaxed);
         s.table_pids = self
             .shared
             .state
@@ -377,7 +403,7 @@ impl Attributor {
             let known = match found {
                 Lookup::Ambiguous => return None,
                 Lookup::Found(inc) => {
-                    if inc.exit_ms.is_some() || (trusted(&inc) && inc.settled) {
+                    if !inc.stale && (inc.exit_ms.is_some() || (trusted(&inc) && inc.settled)) {
                         return Some((inc.cgroup, Method::of(inc.origin)));
                     }
                     Some(inc)
@@ -401,7 +427,7 @@ impl Attributor {
             // An open incarnation the connector learned with no event lost since (its exit
             // is merely not handled yet), or one seen alive after the record was written.
             return known
-                .filter(|i| trusted(i) || t <= i.seen_ms)
+                .filter(|i| !i.stale && (trusted(i) || t <= i.seen_ms))
                 .map(|i| (i.cgroup.clone(), Method::of(i.origin)));
         }
     }
@@ -442,7 +468,10 @@ impl Attributor {
                     start_ms: same.map_or(start, |i| i.start_ms),
                     exit_ms: None,
                     cgroup: cgroup.clone(),
-                    settled: read_ms - start >= SETTLE_MS,
+                    // Read after an exec (a stale entry), or long after the start: final.
+                    settled: read_ms - start >= SETTLE_MS || same.is_some_and(|i| i.stale),
+                    stale: false,
+                    from_settled: false,
                     origin,
                     epoch,
                     used_ms: now,

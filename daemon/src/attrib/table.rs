@@ -65,6 +65,13 @@ pub struct Incarnation {
     /// The cgroup was read at (or after) exec, or long enough after the start: it will not
     /// change any more.
     pub settled: bool,
+    /// The process exec'd and its cgroup could not be read again (it was gone, or the read
+    /// failed): `cgroup` may be from before a move, so it is not used.
+    pub stale: bool,
+    /// Forked from a process whose cgroup was final: a plain child that stays where its
+    /// parent is (runtimes move only the processes they start themselves). Such a child
+    /// that exec'd and was gone before the read keeps its cgroup instead of going stale.
+    pub from_settled: bool,
     pub origin: Origin,
     /// The connector's loss epoch when this was last known right: an open incarnation is
     /// trusted without a `/proc` read only while no connector event was lost since.
@@ -212,6 +219,8 @@ impl PidTable {
                 let cur = &mut incs[k];
                 cur.cgroup = inc.cgroup;
                 cur.settled |= inc.settled;
+                cur.stale = inc.stale;
+                cur.from_settled |= inc.from_settled;
                 cur.epoch = inc.epoch;
                 cur.used_ms = inc.used_ms;
                 cur.seen_ms = cur.seen_ms.max(inc.seen_ms);
@@ -223,7 +232,9 @@ impl PidTable {
         }
     }
 
-    /// The open incarnation of `pid` exec'd (connector): its cgroup is final.
+    /// The open incarnation of `pid` exec'd (connector) and its cgroup read then is
+    /// `cgroup`: final. When it could not be read, an unsettled cgroup becomes stale (unless
+    /// inherited from a settled parent).
     /// Returns false when there is no open incarnation.
     pub fn exec(
         &mut self,
@@ -240,9 +251,13 @@ impl PidTable {
         else {
             return false;
         };
-        if let Some(cg) = cgroup {
-            inc.cgroup = cg;
-            inc.settled = true;
+        match cgroup {
+            Some(cg) => {
+                inc.cgroup = cg;
+                inc.settled = true;
+                inc.stale = false;
+            }
+            None => inc.stale |= !inc.settled && !inc.from_settled,
         }
         inc.origin = Origin::Connector;
         inc.epoch = epoch;
@@ -324,6 +339,8 @@ mod tests {
             exit_ms: None,
             cgroup: cgroup.clone(),
             settled: true,
+            stale: false,
+            from_settled: false,
             origin: Origin::Connector,
             epoch: 0,
             used_ms: start,
@@ -393,6 +410,28 @@ mod tests {
         t.observe(7, inc(1004, &b), 15);
         assert_eq!(t.procs[&7].len(), 1);
         assert_eq!(found(t.lookup(7, 1500, 0)).as_deref(), Some("/b.service"));
+    }
+
+    #[test]
+    fn exec_without_a_read_makes_an_unsettled_cgroup_stale() {
+        let a = cg("/a.service");
+        let mut t = PidTable::new(Limits::default());
+        t.insert_new(
+            7,
+            Incarnation {
+                settled: false,
+                ..inc(1000, &a)
+            },
+        );
+        assert!(t.exec(7, None, 0, 1100));
+        assert!(t.open(7).is_some_and(|i| i.stale && !i.settled));
+        assert!(t.exec(7, Some(cg("/b.service")), 0, 1200));
+        assert!(t.open(7).is_some_and(|i| !i.stale && i.settled));
+        // A settled cgroup does not change at exec.
+        t.insert_new(8, inc(1000, &a));
+        assert!(t.exec(8, None, 0, 1100));
+        assert!(t.open(8).is_some_and(|i| !i.stale));
+        assert!(!t.exec(9, None, 0, 1100), "unknown pid");
     }
 
     #[test]

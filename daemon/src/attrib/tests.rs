@@ -420,3 +420,35 @@ fn garbage_proc_files_do_not_panic() {
     );
     assert_eq!(a.container, None);
 }
+
+#[test]
+fn stale_connector_entries_are_not_used_and_provisional_ones_are() {
+    let f = Fake::new();
+    let mut at = Attributor::new(&f.cfg());
+    let base = now_ms();
+    let cg = at.shared.intern(&format!("0::/docker/{A}\n"));
+    let host = at.shared.intern("0::/\n");
+    let entry = |cgroup: &Arc<CgroupAttribution>, stale: bool| Incarnation {
+        start_ms: base - 1000,
+        exit_ms: Some(base - 10),
+        cgroup: cgroup.clone(),
+        settled: false,
+        stale,
+        from_settled: false,
+        origin: Origin::Connector,
+        epoch: 0,
+        used_ms: base,
+        seen_ms: base - 10,
+    };
+    {
+        let mut st = at.shared.state.lock().unwrap();
+        // Forked (read then: the host), exec'd, gone before the read after exec.
+        st.table.insert_new(1001, entry(&host, true));
+        // Forked in the container, gone before any exec.
+        st.table.insert_new(1002, entry(&cg, false));
+    }
+    let (a, m) = at.attribute(&event(1001, base - 20), true);
+    assert_eq!((a.attributed, m), (false, Method::None), "{a:?}");
+    let (a, m) = at.attribute(&event(1002, base - 20), true);
+    assert_eq!((container_id(&a), m), (Some(A), Method::Connector));
+}
