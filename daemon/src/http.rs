@@ -3,7 +3,7 @@
 //!
 //! `run` binds it before it reports READY (so a taken port fails start-up), then serves it
 //! until shutdown:
-//! ```ignore
+//! ```text
 //! let server = http::Server::bind(&cfg.http).await?;           // None when disabled
 //! let state = http::HttpState::new(readiness.clone()).with_backend(api);
 //! tokio::spawn(server.run(state, shutdown_signal));
