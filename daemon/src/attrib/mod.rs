@@ -23,6 +23,22 @@
 //! counted in `seccomp_watch_attribution_total{outcome, method}`: outcome `resolved`,
 //! `unresolved` or `skipped` (not live: historical imports are not looked up in `/proc`);
 //! method `procfs`, `connector`, `mcs` or `none`.
+//!
+//! # When a cgroup is trusted
+//!
+//! Runtimes move a process they start into the container's cgroup shortly after starting
+//! it: runc moves its `runc init` right after that exec (for `run`), and the command's
+//! process before its exec (for `exec`). A cgroup read at or after a process's exec, or at
+//! least [`table::SETTLE_MS`] after its start, is final (`runc init` is the exception, but
+//! it logs nothing itself and its children are read when they fork); a read at fork is
+//! provisional (read again when a record of the still-running process comes). A process
+//! that exec'd and was gone before the listener read it again is *stale* and left
+//! unresolved, unless its parent's cgroup was final when it forked (a plain child stays
+//! where it was forked: the `uname` run by a container's shell). In practice short commands
+//! run by a shell (or any other process) are resolved; the first process a runtime starts
+//! in a container is resolved when it outlives the listener's delay ([`AttribStats`]
+//! `connector_lag_*`: well under a millisecond on an idle host; the listener runs at nice
+//! -10).
 
 pub mod connector;
 pub mod mcs;
