@@ -263,6 +263,19 @@ impl Drop for Live {
     }
 }
 
+/// The nice value of this process's proc connector listener thread.
+fn listener_nice() -> Option<i64> {
+    for t in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        if std::fs::read_to_string(t.path().join("comm")).ok()?.trim() == "proc-connector" {
+            let stat = std::fs::read_to_string(t.path().join("stat")).ok()?;
+            let rest = &stat[stat.rfind(')')? + 2..];
+            // Field 19 (nice); fields after the command name start at field 3.
+            return rest.split_whitespace().nth(16)?.parse().ok();
+        }
+    }
+    None
+}
+
 fn exe_is(item: &Item, exe: &str) -> bool {
     item.event.exe.as_deref() == Some(exe)
 }
@@ -463,6 +476,11 @@ fn short_lived_and_killed_processes_are_attributed_by_the_connector() {
     let cfg = attribution_config(vec![runc.root()], tmp.path());
     let mut at = Attributor::new(&cfg);
     let _conn = at.spawn_proc_connector().expect("proc connector");
+    assert_eq!(
+        listener_nice(),
+        Some(-10),
+        "the listener runs ahead of ordinary work"
+    );
     let reader = AuditReader::open();
     let c = runc
         .start(

@@ -311,9 +311,20 @@ pub(crate) fn spawn(shared: Arc<Shared>) -> Result<ProcConnector, AttribError> {
     let stop = Arc::new(AtomicBool::new(false));
     shared.conn.running.store(true, Ordering::SeqCst);
     let (s2, stop2) = (shared.clone(), stop.clone());
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
     let thread = std::thread::Builder::new()
         .name("proc-connector".into())
         .spawn(move || {
+            // Short commands live about a millisecond: the listener must read their cgroup
+            // before they are gone, so it runs ahead of ordinary work (best effort: needs
+            // CAP_SYS_NICE, which root has). Done before `spawn` returns, so before the
+            // daemon's own sandbox is installed.
+            // SAFETY: gettid and setpriority on this thread; no memory is involved.
+            unsafe {
+                let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+                libc::setpriority(libc::PRIO_PROCESS, tid, LISTENER_NICE);
+            }
+            let _ = ready_tx.send(());
             Listener::new(s2.clone()).run(sock, stop2);
             s2.conn.running.store(false, Ordering::SeqCst);
             s2.conn.notify_caught_up(i64::MAX);
@@ -322,6 +333,7 @@ pub(crate) fn spawn(shared: Arc<Shared>) -> Result<ProcConnector, AttribError> {
             what: "spawn thread",
             source: e,
         })?;
+    let _ = ready_rx.recv_timeout(Duration::from_secs(2));
     Ok(ProcConnector {
         stop,
         shared,
@@ -344,14 +356,6 @@ impl Listener {
     }
 
     fn run(&mut self, sock: OwnedFd, stop: Arc<AtomicBool>) {
-        // Short commands live about a millisecond: the listener must read their cgroup
-        // before they are gone, so it runs ahead of ordinary work (best effort: needs
-        // CAP_SYS_NICE, which root has).
-        // SAFETY: gettid and setpriority on this thread; no memory is involved.
-        unsafe {
-            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-            libc::setpriority(libc::PRIO_PROCESS, tid, LISTENER_NICE);
-        }
         let mut buf = vec![0u8; 64 * 1024];
         let mut evs = Vec::with_capacity(64);
         let wake = self.shared.conn.wake_fd();
