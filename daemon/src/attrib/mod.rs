@@ -22,7 +22,9 @@
 //! Unresolved records get `attributed = false` and the `exe:` workload. Every record is
 //! counted in `seccomp_watch_attribution_total{outcome, method}`: outcome `resolved`,
 //! `unresolved` or `skipped` (not live: historical imports are not looked up in `/proc`);
-//! method `procfs`, `connector`, `mcs` or `none`.
+//! method `procfs`, `connector`, `mcs` or `none`. With [`Attributor::from_config`] (or
+//! [`Attributor::check_nodes`]), records of another host (a `node=` that is not one of this
+//! host's names: forwarded audit logs) are never looked up here and count as `skipped`.
 //!
 //! # When a cgroup is trusted
 //!
@@ -298,6 +300,11 @@ pub struct Attributor {
     now: i64,
     stats: AttribStats,
     last_sweep: i64,
+    /// What this host's records may carry in `node=`; records of other nodes (forwarded to
+    /// this host's audit.log) are not looked up here. `None`: every record is this host's.
+    local_nodes: Option<HashSet<String>>,
+    /// Foreign node names already warned about.
+    warned_nodes: HashSet<String>,
 }
 
 impl Attributor {
@@ -335,6 +342,8 @@ impl Attributor {
             now: now_ms(),
             stats: AttribStats::default(),
             last_sweep: now_ms(),
+            local_nodes: None,
+            warned_nodes: HashSet::new(),
         }
     }
 
@@ -386,7 +395,7 @@ impl Attributor {
 
     /// [`Attributor::attribute`] with `self.now` already set.
     fn attribute_now(&mut self, ev: &Event, live: bool) -> (Attribution, Method) {
-        if !self.cfg.enabled {
+        if !self.cfg.enabled || !self.is_local(ev) {
             return (Attribution::unattributed(ev.exe.as_deref()), Method::None);
         }
         let key = ev.subj.as_deref().and_then(mcs::mcs_key);
@@ -402,6 +411,57 @@ impl Attributor {
             return (self.build(&cg, ev.exe.as_deref()), Method::Mcs);
         }
         (Attribution::unattributed(ev.exe.as_deref()), Method::None)
+    }
+
+    /// Only records of this host are looked up: those without `node=`, or with one of this
+    /// host's names (the host name, its short form, the local interfaces' addresses, and
+    /// those added with [`Attributor::add_local_node`]). Records forwarded from other hosts
+    /// are then left unattributed instead of being matched against local pids.
+    pub fn check_nodes(&mut self) {
+        self.local_nodes.get_or_insert_with(local_node_names);
+    }
+
+    /// Adds a name this host's records carry in `node=` (the config's `node`, or auditd's
+    /// `name_format = user` name), and turns on [`Attributor::check_nodes`].
+    pub fn add_local_node(&mut self, name: &str) {
+        self.local_nodes
+            .get_or_insert_with(local_node_names)
+            .insert(name.to_ascii_lowercase());
+    }
+
+    /// The attributor of the daemon's configuration: [`Attributor::new`] with
+    /// [`Attributor::check_nodes`], the config's `node` being one of this host's names.
+    pub fn from_config(cfg: &crate::config::Config) -> Attributor {
+        let mut a = Attributor::new(&cfg.attribution);
+        a.check_nodes();
+        if let Some(n) = &cfg.node {
+            a.add_local_node(n);
+        }
+        a
+    }
+
+    fn node_is_local(&self, node: &str) -> bool {
+        match &self.local_nodes {
+            None => true,
+            Some(l) => l.contains(node) || l.contains(&node.to_ascii_lowercase()),
+        }
+    }
+
+    /// Whether `ev` was written on this host (no `node=`, or one of this host's names).
+    fn is_local(&mut self, ev: &Event) -> bool {
+        let Some(node) = ev.node.as_deref() else {
+            return true;
+        };
+        if self.node_is_local(node) {
+            return true;
+        }
+        if self.warned_nodes.len() < 64 && self.warned_nodes.insert(node.to_string()) {
+            tracing::warn!(
+                "records of node {node:?} are another host's: not attributed here (if it is this \
+                 host, set `node = {node:?}` in the config)"
+            );
+        }
+        false
     }
 
     /// The cgroup of the process that held `pid` at realtime `t`.
@@ -615,6 +675,52 @@ impl Attributor {
     }
 }
 
+/// The names this host's audit records may carry in `node=` (auditd's `name_format`:
+/// `hostname`, `fqd` when the host name is the full one, `numeric`), lowercase.
+fn local_node_names() -> HashSet<String> {
+    let mut names = HashSet::new();
+    let mut buf = [0u8; 256];
+    // SAFETY: `buf` is writable for its length.
+    if unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0 {
+        let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+        let host = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+        if let Some((short, _)) = host.split_once('.') {
+            names.insert(short.to_string());
+        }
+        if !host.is_empty() {
+            names.insert(host);
+        }
+    }
+    let mut ifs: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills `ifs` with a list we free below; each entry is read only
+    // while the list is alive, and addresses are read according to their family.
+    unsafe {
+        if libc::getifaddrs(&mut ifs) == 0 {
+            let mut cur = ifs;
+            while !cur.is_null() {
+                let sa = (*cur).ifa_addr;
+                if !sa.is_null() {
+                    match i32::from((*sa).sa_family) {
+                        libc::AF_INET => {
+                            let a = &*(sa as *const libc::sockaddr_in);
+                            let ip = std::net::Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
+                            names.insert(ip.to_string());
+                        }
+                        libc::AF_INET6 => {
+                            let a = &*(sa as *const libc::sockaddr_in6);
+                            names.insert(std::net::Ipv6Addr::from(a.sin6_addr.s6_addr).to_string());
+                        }
+                        _ => {}
+                    }
+                }
+                cur = (*cur).ifa_next;
+            }
+            libc::freeifaddrs(ifs);
+        }
+    }
+    names
+}
+
 /// The container's attribution from its cgroup and metadata.
 fn build_container(
     cg: &CgroupAttribution,
@@ -664,7 +770,12 @@ impl Enricher for Attributor {
             if self.cfg.enabled {
                 let outcome = if attribution.attributed {
                     0
-                } else if batch.live {
+                } else if batch.live
+                    && event
+                        .node
+                        .as_deref()
+                        .map_or(true, |n| self.node_is_local(n))
+                {
                     1
                 } else {
                     2

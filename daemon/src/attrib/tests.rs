@@ -452,3 +452,47 @@ fn stale_connector_entries_are_not_used_and_provisional_ones_are() {
     let (a, m) = at.attribute(&event(1002, base - 20), true);
     assert_eq!((container_id(&a), m), (Some(A), Method::Connector));
 }
+
+#[test]
+fn records_of_other_nodes_are_not_looked_up_here() {
+    let f = Fake::new();
+    let mut at = Attributor::new(&f.cfg());
+    let base = now_ms();
+    f.proc(1100, base - 60_000, &format!("/docker/{A}"));
+    let mut ev = event(1100, base);
+    ev.node = Some("some-other-host.example".into());
+    assert!(
+        at.attribute(&ev, true).0.attributed,
+        "no node check unless asked"
+    );
+    let mut at = Attributor::from_config(&crate::config::Config {
+        attribution: f.cfg(),
+        node: Some("Cfg-Node".into()),
+        ..Default::default()
+    });
+    let (a, m) = at.attribute(&ev, true);
+    assert_eq!((a.attributed, m), (false, Method::None));
+    assert_eq!(at.stats().stat_reads, 0);
+    ev.node = Some("cfg-node".into());
+    assert_eq!(
+        container_id(&at.attribute(&ev, true).0),
+        Some(A),
+        "the config's node"
+    );
+    // This host's own name, and one added from the config, are local.
+    let mut buf = [0u8; 256];
+    // SAFETY: buf is writable for its length.
+    assert_eq!(
+        unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) },
+        0
+    );
+    let end = buf.iter().position(|&b| b == 0).unwrap();
+    ev.node = Some(String::from_utf8_lossy(&buf[..end]).into_owned());
+    assert_eq!(container_id(&at.attribute(&ev, true).0), Some(A));
+    ev.node = Some("127.0.0.1".into());
+    assert_eq!(container_id(&at.attribute(&ev, true).0), Some(A));
+    ev.node = Some("Audit-Name".into());
+    assert!(!at.attribute(&ev, true).0.attributed);
+    at.add_local_node("audit-name");
+    assert_eq!(container_id(&at.attribute(&ev, true).0), Some(A));
+}
