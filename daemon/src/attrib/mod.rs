@@ -771,10 +771,7 @@ impl Enricher for Attributor {
                 let outcome = if attribution.attributed {
                     0
                 } else if batch.live
-                    && event
-                        .node
-                        .as_deref()
-                        .map_or(true, |n| self.node_is_local(n))
+                    && !matches!(event.node.as_deref(), Some(n) if !self.node_is_local(n))
                 {
                     1
                 } else {
