@@ -174,7 +174,7 @@ pub fn attribution(cfg: &Config) -> (Box<dyn Enricher>, Option<crate::attrib::Pr
         say("attribution: off (attribution.enabled = false)");
         return (Box::new(Unattributed), None);
     }
-    let a = crate::attrib::Attributor::new(&cfg.attribution);
+    let a = crate::attrib::Attributor::from_config(cfg);
     let conn = match a.spawn_proc_connector() {
         Ok(c) => {
             say("attribution: on (proc connector running)");
