@@ -14,11 +14,14 @@ BIN=target/release/seccomp-watch
 
 measure() { # name, command...
   local name=$1; shift
-  local out
-  out=$( { /usr/bin/time -f '%e %M' "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1 )
-  local secs=${out% *} rss=${out#* }
+  local tf
+  tf=$(mktemp)
+  /usr/bin/time -o "$tf" -f '%e %M' "$@" >/dev/null 2>/dev/null || true
+  local out secs rss
+  out=$(tail -1 "$tf"); rm -f "$tf"
+  secs=${out% *}; rss=${out#* }
   awk -v n="$name" -v s="$secs" -v r="$rss" -v l="$LINES" \
-    'BEGIN { printf "%-40s %7.2f s  %8.2f M lines/s  peak RSS %6.1f MB\n", n, s, (s > 0 ? l / s / 1e6 : 0), r / 1024 }'
+    'BEGIN { printf "%-42s %7.2f s  %6.2f M lines/s  peak RSS %7.1f MB\n", n, s, (s > 0 ? l / s / 1e6 : 0), r / 1024 }'
 }
 
 echo "corpus: $FILE ($LINES lines, $(du -h "$FILE" | cut -f1))"

@@ -84,10 +84,11 @@ pub fn open_maybe_gz(path: &std::path::Path) -> io::Result<Box<dyn Read + Send>>
     }
 }
 
+/// Events per batch handed to the output thread.
+const BATCH: usize = 1024;
+
 /// Runs the command; returns the exit code.
 pub fn run(args: Args) -> anyhow::Result<i32> {
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut stats = Stats::default();
     let files = if args.files.is_empty() {
         vec![PathBuf::from("-")]
@@ -112,8 +113,26 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             }
         }
     }
-    let mut buf = Vec::with_capacity(1 << 16);
-    for (name, input) in inputs {
+    // Parsing runs here; JSON serialisation and output on a second thread (order kept:
+    // one consumer), so the two halves of the work overlap on two cores.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Event>>(16);
+    let printer = std::thread::spawn(move || -> io::Result<()> {
+        let stdout = io::stdout();
+        let mut out = io::BufWriter::with_capacity(1 << 20, stdout.lock());
+        let mut buf = Vec::with_capacity(1 << 16);
+        for batch in rx {
+            for ev in &batch {
+                ev.write_json(&mut buf);
+                buf.push(b'\n');
+            }
+            out.write_all(&buf)?;
+            buf.clear();
+        }
+        out.flush()
+    });
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut output_closed = false;
+    'files: for (name, input) in inputs {
         let mut lines = LineReader::new(input);
         let mut lineno = 0u64;
         loop {
@@ -134,14 +153,15 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                     Ok(ev) => {
                         stats.seccomp += 1;
                         *stats.actions.entry(ev.action()).or_default() += 1;
-                        buf.clear();
-                        ev.write_json(&mut buf);
-                        buf.push(b'\n');
-                        if let Err(e) = out.write_all(&buf) {
-                            if e.kind() == io::ErrorKind::BrokenPipe {
-                                return Ok(0);
-                            }
-                            return Err(e.into());
+                        batch.push(ev);
+                        if batch.len() == BATCH
+                            && tx
+                                .send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
+                                .is_err()
+                        {
+                            // The printer stopped (broken pipe or write error): see below.
+                            output_closed = true;
+                            break 'files;
                         }
                     }
                     Err(e) => {
@@ -175,9 +195,15 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             }
         }
     }
-    match out.flush() {
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(0),
-        r => r?,
+    if !output_closed && !batch.is_empty() {
+        let _ = tx.send(batch);
+    }
+    drop(tx);
+    match printer.join() {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(0),
+        Ok(Err(e)) => return Err(e.into()),
+        Err(_) => anyhow::bail!("the output thread panicked"),
     }
     if args.stats {
         stats.print(&mut io::stderr().lock())?;
