@@ -128,7 +128,7 @@ impl Default for StoreConfig {
         StoreConfig {
             batch_size: 10_000,
             flush_ms: 200,
-            queue_batches: 64,
+            queue_batches: 8,
         }
     }
 }

@@ -154,8 +154,8 @@ pub struct Backend {
 
 /// Prints (stderr, plainly) and logs one startup line.
 fn say(line: &str) {
+    // Once, plainly: the same line through tracing as well printed everything twice.
     eprintln!("seccomp-watch: {line}");
-    tracing::info!("{line}");
 }
 
 /// Runs the daemon with `cfg` until `shutdown` completes.
