@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 use parsers::escape::{escape, is_dangerous};
 use rules::suggest::{suggest, Observation, SuggestOptions, Suggestion};
 
-use super::{
+use crate::profile_io::evidence::{load_evidence, Evidence, SelectionArgs};
+use crate::profile_io::{
     k8s_name, load_profile, output, parse_profile, render_profile, write_file, LoadedProfile,
     ProfileFormat,
 };
-use super::{Evidence, SelectionArgs};
 
 /// What `suggest` prints as the change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -211,7 +211,7 @@ fn the_profile(args: &Args, evidence: &Evidence) -> anyhow::Result<(LoadedProfil
 
 /// Runs the command; returns the exit code.
 pub fn run(args: Args) -> anyhow::Result<i32> {
-    let evidence = super::load_evidence(&args.selection, args.profile.is_none())?;
+    let evidence = load_evidence(&args.selection, args.profile.is_none())?;
     let (profile, shown) = the_profile(&args, &evidence)?;
     let rep = report(&args, &profile, &shown, &evidence.observations)?;
     if let Some((path, text)) = &rep.file {

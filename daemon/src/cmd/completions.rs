@@ -1,14 +1,14 @@
 //! Man pages (`clap_mangen`) and shell completions (`clap_complete`) generated from the
 //! CLI definition itself, for the Debian package: the hidden commands
 //! `seccomp-watch man --out-dir DIR` and `seccomp-watch completions SHELL [--out-dir DIR]`.
+//!
+//! The CLI definition comes in as a [`clap::Command`] (from `cli`, which
+//! dispatches here), so that this module does not import the CLI back.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use clap::CommandFactory;
 use clap_complete::Shell;
-
-use crate::cli::Cli;
 
 /// `seccomp-watch man` options.
 #[derive(Debug, Clone, clap::Args)]
@@ -29,35 +29,34 @@ pub struct CompletionsArgs {
     pub out_dir: Option<PathBuf>,
 }
 
-/// The CLI as clap sees it, named as installed.
-fn command() -> clap::Command {
-    Cli::command()
-        .name("seccomp-watch")
-        .bin_name("seccomp-watch")
+/// The CLI `cli` as clap sees it, named as installed.
+fn named(cli: clap::Command) -> clap::Command {
+    cli.name("seccomp-watch").bin_name("seccomp-watch")
 }
 
-/// Runs `seccomp-watch man`.
-pub fn man(args: ManArgs) -> anyhow::Result<i32> {
+/// Runs `seccomp-watch man` for the CLI `cli`.
+pub fn man(args: ManArgs, cli: clap::Command) -> anyhow::Result<i32> {
     match args.out_dir {
         Some(dir) => {
-            let written = write_man_pages(&dir)?;
+            let written = write_man_pages(&dir, cli)?;
             for p in written {
                 println!("{}", parsers::escape::escape(&p.display().to_string()));
             }
         }
         None => {
             let mut out = std::io::stdout().lock();
-            clap_mangen::Man::new(command()).render(&mut out)?;
+            clap_mangen::Man::new(named(cli)).render(&mut out)?;
             out.flush()?;
         }
     }
     Ok(0)
 }
 
-/// Writes the main page and one page per visible subcommand into `dir`; returns the paths.
-pub fn write_man_pages(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+/// Writes the main page and one page per visible subcommand of the CLI `cli` into `dir`;
+/// returns the paths.
+pub fn write_man_pages(dir: &Path, cli: clap::Command) -> anyhow::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
-    let mut cmd = command();
+    let mut cmd = named(cli);
     cmd.build();
     let mut written = Vec::new();
     let mut page = |c: clap::Command, name: String| -> anyhow::Result<()> {
@@ -84,9 +83,9 @@ pub fn write_man_pages(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(written)
 }
 
-/// Runs `seccomp-watch completions SHELL`.
-pub fn completions(args: CompletionsArgs) -> anyhow::Result<i32> {
-    let mut cmd = command();
+/// Runs `seccomp-watch completions SHELL` for the CLI `cli`.
+pub fn completions(args: CompletionsArgs, cli: clap::Command) -> anyhow::Result<i32> {
+    let mut cmd = named(cli);
     match args.out_dir {
         Some(dir) => {
             std::fs::create_dir_all(&dir)?;
@@ -105,11 +104,17 @@ pub fn completions(args: CompletionsArgs) -> anyhow::Result<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::CommandFactory;
+
+    /// The real CLI, named as installed.
+    fn command() -> clap::Command {
+        named(crate::cli::Cli::command())
+    }
 
     #[test]
     fn man_pages_cover_every_visible_command() {
         let dir = tempfile::tempdir().unwrap();
-        let written = write_man_pages(dir.path()).unwrap();
+        let written = write_man_pages(dir.path(), crate::cli::Cli::command()).unwrap();
         let names: Vec<String> = written
             .iter()
             .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())

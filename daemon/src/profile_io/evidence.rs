@@ -1,146 +1,15 @@
-//! The profile commands: `suggest` (edit a profile from the evidence), `generate` (a
-//! least-privilege profile from the evidence), `record` (run a command under a logging filter
-//! and write the profile it needs) and `merge` (union of profiles), with what they share:
-//! profile files in and out (Docker/OCI JSON or a Kubernetes `SeccompProfile`), observations
-//! built from events, and the human output (evidence table, findings).
-
-pub mod generate;
-pub mod merge;
-pub mod output;
-pub mod record;
-pub mod suggest;
+//! The evidence of the profile commands: observations per (arch, syscall, compat, action)
+//! aggregated from events ([`Aggregator`]), and the stored evidence of a selection (one
+//! workload, container or pod) read from the store ([`load_evidence`]).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::Context;
 use parsers::escape::escape;
 use parsers::Event;
-use rules::profile::{K8sSeccompProfile, Profile};
 use rules::suggest::Observation;
 
 use crate::store::{EventQuery, Selection, SqliteStore, Store};
-
-/// The output formats of the commands that write a whole profile.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ProfileFormat {
-    /// Docker/OCI seccomp JSON.
-    Json,
-    /// A Kubernetes Security Profiles Operator `SeccompProfile` (YAML).
-    K8s,
-}
-
-/// A profile read from a file, with the `SeccompProfile` it came from when it was one.
-#[derive(Debug, Clone)]
-pub struct LoadedProfile {
-    pub profile: Profile,
-    /// The resource, when the file was a `SeccompProfile` YAML.
-    pub k8s: Option<K8sSeccompProfile>,
-    pub path: PathBuf,
-}
-
-/// Reads a profile: Docker/OCI JSON, or a `SeccompProfile` YAML (told apart by the first
-/// non-blank character: JSON starts with `{`).
-pub fn load_profile(path: &Path) -> anyhow::Result<LoadedProfile> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read {}", escape(&path.display().to_string())))?;
-    parse_profile(&text, path)
-}
-
-/// [`load_profile`] of text already read.
-pub fn parse_profile(text: &str, path: &Path) -> anyhow::Result<LoadedProfile> {
-    let shown = escape(&path.display().to_string()).into_owned();
-    if text.trim_start().starts_with('{') {
-        let profile =
-            Profile::from_json(text).with_context(|| format!("{shown}: not a seccomp profile"))?;
-        return Ok(LoadedProfile {
-            profile,
-            k8s: None,
-            path: path.to_path_buf(),
-        });
-    }
-    let res = K8sSeccompProfile::from_yaml(text)
-        .with_context(|| format!("{shown}: neither a JSON seccomp profile nor a SeccompProfile"))?;
-    Ok(LoadedProfile {
-        profile: res.to_profile(),
-        k8s: Some(res),
-        path: path.to_path_buf(),
-    })
-}
-
-/// A Kubernetes resource name (DNS-1123 subdomain) made from `s`: lower case, runs of other
-/// characters as `-`, at most 253 characters; `profile` when nothing is left.
-pub fn k8s_name(s: &str) -> String {
-    let mut out = String::new();
-    for c in s.chars() {
-        let c = c.to_ascii_lowercase();
-        if c.is_ascii_alphanumeric() || c == '.' {
-            out.push(c);
-        } else if !out.ends_with('-') {
-            out.push('-');
-        }
-    }
-    let trimmed: String = out
-        .trim_matches(|c: char| c == '-' || c == '.')
-        .chars()
-        .take(253)
-        .collect();
-    let trimmed = trimmed.trim_end_matches(['-', '.']).to_string();
-    if trimmed.is_empty() {
-        "profile".to_string()
-    } else {
-        trimmed
-    }
-}
-
-/// The text of `profile` in `format`, and the notes of what the `SeccompProfile` form
-/// dropped. `template`, when given, supplies the resource's metadata (and unknown fields);
-/// otherwise it is named `name`.
-pub fn render_profile(
-    profile: &Profile,
-    format: ProfileFormat,
-    template: Option<&K8sSeccompProfile>,
-    name: &str,
-) -> anyhow::Result<(String, Vec<String>)> {
-    match format {
-        ProfileFormat::Json => Ok((profile.to_json(), Vec::new())),
-        ProfileFormat::K8s => {
-            let (mut res, notes) = K8sSeccompProfile::from_profile(profile, name);
-            if let Some(t) = template {
-                res.api_version.clone_from(&t.api_version);
-                res.metadata = t.metadata.clone();
-                res.extra = t.extra.clone();
-            }
-            Ok((res.to_yaml()?, notes))
-        }
-    }
-}
-
-/// Writes `text` to `path` atomically (a temporary file in the same directory, renamed).
-pub fn write_file(path: &Path, text: &str) -> anyhow::Result<()> {
-    let shown = escape(&path.display().to_string()).into_owned();
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
-    let res = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = res {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(anyhow::Error::new(e).context(format!("cannot write {shown}")));
-    }
-    Ok(())
-}
 
 /// Which stored events to use: one workload, container or pod, optionally recent ones only.
 #[derive(Debug, Clone, clap::Args)]
@@ -321,46 +190,6 @@ async fn profile_hashes<S: Store>(store: &S, sel: &Selection) -> anyhow::Result<
     Ok(hashes)
 }
 
-/// Parses a duration: a number and a unit `ms`, `s`, `m`, `h`, `d` or `w` (`90s`, `15m`,
-/// `2h`, `7d`); several may follow each other (`1h30m`).
-pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    let bad = || {
-        format!(
-            "invalid duration {:?} (expected e.g. 90s, 15m, 2h, 7d)",
-            escape(s)
-        )
-    };
-    let mut total_ms: u64 = 0;
-    let mut rest = s.trim();
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return Err(bad());
-        }
-        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
-        let factor: u64 = match &rest[..unit_len] {
-            "ms" => 1,
-            "s" => 1000,
-            "m" => 60_000,
-            "h" => 3_600_000,
-            "d" => 86_400_000,
-            "w" => 604_800_000,
-            _ => return Err(bad()),
-        };
-        rest = &rest[unit_len..];
-        total_ms = n
-            .checked_mul(factor)
-            .and_then(|v| total_ms.checked_add(v))
-            .ok_or_else(bad)?;
-    }
-    Ok(std::time::Duration::from_millis(total_ms))
-}
-
 /// Aggregates events into observations per (arch, syscall, compat, action), as they come
 /// (memory grows with the distinct calls, not with the events).
 #[derive(Debug, Default)]
@@ -429,25 +258,6 @@ pub fn observations_from_events<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("90s").unwrap().as_secs(), 90);
-        assert_eq!(parse_duration("1h30m").unwrap().as_secs(), 5400);
-        assert_eq!(parse_duration("7d").unwrap().as_secs(), 7 * 86400);
-        assert_eq!(parse_duration("250ms").unwrap().as_millis(), 250);
-        for bad in ["", "5", "h", "5x", "-5m", "5 m", "99999999999999999999d"] {
-            assert!(parse_duration(bad).is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn k8s_names() {
-        assert_eq!(k8s_name("Fedora_ls no-opt.json"), "fedora-ls-no-opt.json");
-        assert_eq!(k8s_name("--x--"), "x");
-        assert_eq!(k8s_name("\u{1b}[31m"), "31m");
-        assert_eq!(k8s_name("___"), "profile");
-    }
 
     #[test]
     fn observations_group_and_count_containers() {

@@ -7,8 +7,10 @@ use std::path::{Path, PathBuf};
 use parsers::escape::escape;
 use rules::suggest::{generate, GenerateOptions, Observation};
 
-use super::record::DefaultAction;
-use super::{k8s_name, output, render_profile, write_file, ProfileFormat, SelectionArgs};
+use crate::profile_io::evidence::{load_evidence, SelectionArgs};
+use crate::profile_io::{
+    k8s_name, output, render_profile, write_file, DefaultAction, ProfileFormat,
+};
 
 /// Arguments of `seccomp-watch generate`.
 #[derive(Debug, clap::Args)]
@@ -69,7 +71,7 @@ pub fn report(args: &Args, observations: &[Observation]) -> anyhow::Result<(Stri
 
 /// Runs the command; returns the exit code.
 pub fn run(args: Args) -> anyhow::Result<i32> {
-    let evidence = super::load_evidence(&args.selection, false)?;
+    let evidence = load_evidence(&args.selection, false)?;
     let (human, text) = report(&args, &evidence.observations)?;
     std::io::stderr().write_all(human.as_bytes())?;
     match &args.output {

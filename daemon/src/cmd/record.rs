@@ -24,29 +24,14 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use parsers::escape::escape;
 use parsers::{Event, Parsed};
-use rules::suggest::{generate, GenerateDefault, GenerateOptions, Observation};
+use rules::suggest::{generate, GenerateOptions, Observation};
 
 use crate::sources::netlink::socket_drops;
 
-use super::{k8s_name, output, render_profile, write_file, Aggregator, ProfileFormat};
-
-/// The default action of the recorded profile.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum DefaultAction {
-    /// `SCMP_ACT_ERRNO` (EPERM): enforce.
-    Errno,
-    /// `SCMP_ACT_LOG`: keep logging what else is called.
-    Log,
-}
-
-impl From<DefaultAction> for GenerateDefault {
-    fn from(d: DefaultAction) -> GenerateDefault {
-        match d {
-            DefaultAction::Errno => GenerateDefault::Errno,
-            DefaultAction::Log => GenerateDefault::Log,
-        }
-    }
-}
+use crate::profile_io::evidence::Aggregator;
+use crate::profile_io::{
+    k8s_name, output, render_profile, write_file, DefaultAction, ProfileFormat,
+};
 
 /// Arguments of `seccomp-watch record`.
 #[derive(Debug, clap::Args)]
@@ -70,7 +55,7 @@ pub struct Args {
     pub default_action: DefaultAction,
     /// After the command exits, keep reading until no record of its tree came for this
     /// long (its last records arrive shortly after it exits).
-    #[arg(long, value_parser = super::parse_duration, default_value = "200ms")]
+    #[arg(long, value_parser = crate::profile_io::parse_duration, default_value = "200ms")]
     pub quiet: Duration,
     /// Print the evidence table (per syscall: count, first and last seen, comm, exe).
     #[arg(short, long)]

@@ -1,6 +1,6 @@
-//! `seccomp-watch run`, the daemon: sources -> enrich (attribution, rules) -> one store
-//! writer, until SIGTERM/SIGINT; then the sources stop, everything read is flushed and
-//! checkpointed, and the process exits 0.
+//! The daemon that `seccomp-watch run` runs: sources -> enrich (attribution, rules) -> one
+//! store writer, until SIGTERM/SIGINT; then the sources stop, everything read is flushed
+//! and checkpointed, and the process exits 0.
 //!
 //! [`run`] takes its shutdown signal as a future (the mini-redis style) so that tests run
 //! the daemon in-process. Tasks are easy to add: everything long-running is either a
@@ -13,7 +13,6 @@
 //! and ends -> `run` returns.
 
 use std::future::Future;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,40 +26,6 @@ use crate::pipeline::{Checkpoint, Enricher, Item, SourceBatch, SourceKind, Store
 use crate::sources::{self, HostAccess, SourceCtx, SourceHandle};
 use crate::store::{SqliteStore, Store};
 use crate::writer::{self, WriterConfig};
-
-/// Arguments of `seccomp-watch run`.
-#[derive(Debug, Default, clap::Args)]
-pub struct Args {
-    /// Configuration file (TOML); default /etc/seccomp-watch/config.toml when it exists.
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// Database path (overrides the configuration).
-    #[arg(long, value_name = "PATH")]
-    pub db: Option<PathBuf>,
-    /// Source to run (repeatable: netlink, audit-log, kmsg); default: chosen for this host.
-    #[arg(long = "source", value_name = "SOURCE", value_parser = ["netlink", "audit-log", "kmsg"])]
-    pub sources: Vec<String>,
-    /// audit.log to follow (overrides the configuration).
-    #[arg(long, value_name = "PATH")]
-    pub audit_log: Option<PathBuf>,
-}
-
-impl Args {
-    /// The configuration: the file (or the defaults), then the command-line overrides.
-    pub fn config(&self) -> anyhow::Result<Config> {
-        let mut cfg = Config::load(self.config.as_deref())?;
-        if let Some(db) = &self.db {
-            cfg.db = db.clone();
-        }
-        if !self.sources.is_empty() {
-            cfg.sources = self.sources.clone();
-        }
-        if let Some(p) = &self.audit_log {
-            cfg.audit_log.path = p.clone();
-        }
-        Ok(cfg)
-    }
-}
 
 /// Capacity of the channel from the sources to the enrich thread, in batches (a batch
 /// holds at most 4096 events).
@@ -469,20 +434,6 @@ pub fn shutdown_signal() -> std::io::Result<impl Future<Output = ()>> {
             _ = int.recv() => tracing::info!("SIGINT"),
         }
     })
-}
-
-/// The `run` command: returns the exit code.
-pub fn main(args: Args) -> anyhow::Result<i32> {
-    let cfg = args.config()?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    rt.block_on(async {
-        let stop = shutdown_signal()?;
-        run(cfg, stop).await
-    })?;
-    Ok(0)
 }
 
 /// Clears the flag when dropped (thread end, panic included).

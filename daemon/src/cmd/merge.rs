@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 use parsers::escape::escape;
 
-use super::{k8s_name, load_profile, output, render_profile, write_file, ProfileFormat};
+use crate::profile_io::{
+    k8s_name, load_profile, output, render_profile, write_file, ProfileFormat,
+};
 
 /// Arguments of `seccomp-watch merge`.
 #[derive(Debug, clap::Args)]
