@@ -1,0 +1,137 @@
+//! Values to and from their stored form (sources, optional ids, the synthetic serial of a
+//! record without one) and the SQL text helpers shared by reads and writes.
+
+use parsers::Event;
+use sqlx::sqlite::SqliteArguments;
+use sqlx::Arguments;
+
+use crate::pipeline::SourceKind;
+use crate::store::StoreError;
+
+/// SQLite's default limit of bound parameters per statement (since 3.32) is 32766.
+pub(super) const MAX_PARAMS: usize = 32_000;
+/// The stored value of an absent `sig=`.
+pub(super) const SIG_NONE: i64 = -(1 << 32);
+
+pub(super) fn source_code(s: SourceKind) -> i64 {
+    match s {
+        SourceKind::Netlink => 0,
+        SourceKind::AuditLog => 1,
+        SourceKind::Kmsg => 2,
+        SourceKind::Ingest => 3,
+    }
+}
+
+pub(super) fn source_of(code: i64) -> Result<SourceKind, StoreError> {
+    Ok(match code {
+        0 => SourceKind::Netlink,
+        1 => SourceKind::AuditLog,
+        2 => SourceKind::Kmsg,
+        3 => SourceKind::Ingest,
+        n => return Err(StoreError::Corrupt(format!("unknown source {n}"))),
+    })
+}
+
+pub(super) fn opt_u32(v: Option<u32>) -> i64 {
+    v.map_or(-1, i64::from)
+}
+
+pub(super) fn u32_opt(v: i64) -> Option<u32> {
+    u32::try_from(v).ok()
+}
+
+/// The stored serial of an event: its audit serial, or a negative synthetic key.
+pub fn stored_serial(e: &Event) -> i64 {
+    match e.serial {
+        Some(s) => i64::try_from(s).unwrap_or(i64::MAX),
+        None => {
+            // FNV-1a: stable across runs and builds (idempotent re-imports).
+            let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+            let mut eat = |b: &[u8]| {
+                for &x in b {
+                    h ^= u64::from(x);
+                    h = h.wrapping_mul(0x0000_0100_0000_01b3);
+                }
+                h ^= 0xff;
+                h = h.wrapping_mul(0x0000_0100_0000_01b3);
+            };
+            eat(&e.pid.to_le_bytes());
+            eat(&e.audit_arch.to_le_bytes());
+            eat(&e.syscall_nr.to_le_bytes());
+            eat(&e.code.to_le_bytes());
+            eat(&e.ip.unwrap_or(u64::MAX).to_le_bytes());
+            eat(e.comm.as_deref().unwrap_or("\u{0}").as_bytes());
+            eat(e.exe.as_deref().unwrap_or("\u{0}").as_bytes());
+            -((h >> 2) as i64) - 1
+        }
+    }
+}
+
+pub(super) fn add<'q, T>(args: &mut SqliteArguments<'q>, v: T) -> Result<(), StoreError>
+where
+    T: sqlx::Encode<'q, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite> + 'q,
+{
+    args.add(v).map_err(|e| StoreError::Encode(e.to_string()))
+}
+
+/// `(?,?,?),(?,?,?)...`: `rows` groups of `cols` placeholders.
+pub(super) fn placeholders(rows: usize, cols: usize) -> String {
+    let mut one = String::with_capacity(cols * 2 + 1);
+    one.push('(');
+    for c in 0..cols {
+        if c > 0 {
+            one.push(',');
+        }
+        one.push('?');
+    }
+    one.push(')');
+    let mut s = String::with_capacity(rows * (one.len() + 1));
+    for r in 0..rows {
+        if r > 0 {
+            s.push(',');
+        }
+        s.push_str(&one);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn synthetic_serials_are_negative_and_stable() {
+        let mut e = Event {
+            time_ms: 1,
+            serial: None,
+            node: None,
+            audit_arch: 0xc000003e,
+            syscall_nr: 101,
+            code: 0x7ffc0000,
+            pid: 42,
+            uid: None,
+            gid: None,
+            auid: None,
+            ses: None,
+            comm: Some("a".into()),
+            exe: Some("/a".into()),
+            subj: None,
+            sig: None,
+            compat: false,
+            ip: None,
+        };
+        let s = stored_serial(&e);
+        assert!(s < 0);
+        assert_eq!(s, stored_serial(&e.clone()));
+        e.pid = 43;
+        assert_ne!(s, stored_serial(&e));
+        e.serial = Some(7);
+        assert_eq!(stored_serial(&e), 7);
+    }
+
+    #[test]
+    fn placeholders_shape() {
+        assert_eq!(placeholders(2, 3), "(?,?,?),(?,?,?)");
+        assert_eq!(placeholders(1, 1), "(?)");
+    }
+}
