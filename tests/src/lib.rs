@@ -2,6 +2,7 @@
 //! binary, the compiled `seccomp-demo` test program, and small waiting utilities.
 
 pub mod runc;
+pub mod world;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
