@@ -26,6 +26,7 @@ pub mod db;
 pub mod dispatch;
 pub mod sinks;
 pub mod stage;
+pub mod syslog;
 
 use std::sync::Arc;
 

@@ -18,6 +18,9 @@
 //!   RFC 6587), facility authpriv, with a CEF message (ArcSight, QRadar, Sentinel parse
 //!   it). UDP cannot confirm delivery: a sent datagram counts as delivered.
 //!
+//! HTTP sinks never follow redirects: a 3xx answer is a failed delivery (retried with
+//! backoff, like any other failure), logged with its `Location`.
+//!
 //! TLS is rustls with the system's roots, plus `ca_file` (PEM) when set. Secrets are read
 //! once at start and never logged (their `Debug` prints `***`).
 
@@ -26,6 +29,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::config::SinkConfig;
 use anyhow::{bail, Context};
 use hmac::{Hmac, Mac};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -33,9 +37,9 @@ use rules::engine::glob::Glob;
 use rules::engine::{Alert, Severity};
 use serde_json::{json, Value};
 use sha2::Sha256;
-use tokio::io::AsyncWriteExt;
 
-use crate::config::SinkConfig;
+pub use super::syslog::{cef_message, syslog_message};
+use super::syslog::{send_tcp, send_udp};
 
 /// A secret read from a file or the environment.
 #[derive(Clone)]
@@ -212,6 +216,9 @@ fn client_of(c: &SinkConfig) -> anyhow::Result<reqwest::Client> {
         .use_rustls_tls()
         .timeout(Duration::from_secs(c.timeout_secs.unwrap_or(10).max(1)))
         .connect_timeout(Duration::from_secs(5))
+        // Never follow a redirect: a 302 would turn the alert into a bodiless GET and a 307
+        // re-post it, custom headers included, to whatever origin the receiver names.
+        .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("seccomp-watch/", env!("CARGO_PKG_VERSION")));
     if let Some(ca) = &c.ca_file {
         let pem =
@@ -446,6 +453,23 @@ impl Sink {
         if status.is_success() {
             return Ok(());
         }
+        if status.is_redirection() {
+            let location = resp
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned());
+            let location: String = location
+                .as_deref()
+                .unwrap_or("(no Location)")
+                .chars()
+                .take(500)
+                .collect();
+            return Err(DeliveryError(format!(
+                "HTTP {status}: redirect to {} not followed (sinks never follow redirects: \
+                 set the sink's url to the final address)",
+                parsers::escape::escape(&location)
+            )));
+        }
         let text = resp.text().await.unwrap_or_default();
         let text: String = text.chars().take(200).collect();
         Err(DeliveryError(format!(
@@ -535,199 +559,12 @@ pub fn alertmanager_body(alert: &Alert, payload: &Value) -> Value {
     }])
 }
 
-/// CEF severity (0-10) of a severity.
-fn cef_severity(s: Severity) -> u8 {
-    match s {
-        Severity::Info => 1,
-        Severity::Low => 3,
-        Severity::Medium => 5,
-        Severity::High => 8,
-        Severity::Critical => 10,
-    }
-}
-
-/// Escapes a CEF header field (`\` and `|`).
-fn cef_header(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('|', "\\|")
-        .replace(['\n', '\r'], " ")
-}
-
-/// Escapes a CEF extension value (`\`, `=`, newlines).
-fn cef_value(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('=', "\\=")
-        .replace('\n', "\\n")
-        .replace('\r', "\\r")
-}
-
-/// The CEF message of an alert.
-pub fn cef_message(alert: &Alert) -> String {
-    let mut ext: Vec<(&str, String)> = vec![
-        ("externalId", alert.id.clone()),
-        ("rt", alert.last_seen_ms.to_string()),
-        ("start", alert.first_seen_ms.to_string()),
-        ("end", alert.last_seen_ms.to_string()),
-        ("cnt", alert.count.to_string()),
-        ("act", alert.action.clone()),
-        ("cs1Label", "workload".into()),
-        ("cs1", alert.workload.clone()),
-        ("cs2Label", "syscall".into()),
-        ("cs2", alert.syscall.clone()),
-        ("cs3Label", "arch".into()),
-        ("cs3", alert.arch.clone()),
-    ];
-    if let Some(n) = &alert.node {
-        ext.push(("dvchost", n.clone()));
-    }
-    if let Some(c) = &alert.container {
-        ext.push(("cs4Label", "container".into()));
-        ext.push(("cs4", c.name.clone().unwrap_or_else(|| c.id.clone())));
-        if let Some(i) = &c.image {
-            ext.push(("cs5Label", "image".into()));
-            ext.push(("cs5", i.clone()));
-        }
-    }
-    if let Some(h) = &alert.profile_hash {
-        ext.push(("cs6Label", "profileHash".into()));
-        ext.push(("cs6", h.clone()));
-    }
-    if let Some(s) = alert.samples.first() {
-        ext.push(("spid", s.pid.to_string()));
-        if let Some(c) = &s.comm {
-            ext.push(("sproc", c.clone()));
-        }
-        if let Some(e) = &s.exe {
-            ext.push(("filePath", e.clone()));
-        }
-        if let Some(u) = s.uid {
-            ext.push(("suid", u.to_string()));
-        }
-    }
-    ext.push(("msg", alert.hint()));
-    let ext: Vec<String> = ext
-        .into_iter()
-        .map(|(k, v)| format!("{k}={}", cef_value(&v)))
-        .collect();
-    format!(
-        "CEF:0|seccomp-watch|seccomp-watch|{}|{}|{}|{}|{}",
-        env!("CARGO_PKG_VERSION"),
-        cef_header(&alert.rule),
-        cef_header(&alert.summary()),
-        cef_severity(alert.severity),
-        ext.join(" ")
-    )
-}
-
-/// This host's name (for syslog's HOSTNAME when the alert has no node).
-fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: gethostname writes at most buf.len() bytes into buf.
-    let r = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if r != 0 {
-        return "-".into();
-    }
-    let end = buf.iter().position(|&c| c == 0).unwrap_or(buf.len());
-    let s = String::from_utf8_lossy(&buf[..end]).into_owned();
-    if s.is_empty() {
-        "-".into()
-    } else {
-        s
-    }
-}
-
-/// The RFC 5424 line (facility authpriv, no structured data, MSGID `alert`) with the CEF
-/// message.
-pub fn syslog_message(alert: &Alert, now_ms: i64) -> String {
-    let sev = match alert.severity {
-        Severity::Critical => 2,
-        Severity::High => 3,
-        Severity::Medium => 4,
-        Severity::Low => 5,
-        Severity::Info => 6,
-    };
-    let pri = 10 * 8 + sev;
-    // HOSTNAME: printable US-ASCII without spaces, at most 255.
-    let host: String = alert
-        .node
-        .clone()
-        .unwrap_or_else(hostname)
-        .chars()
-        .filter(|c| c.is_ascii_graphic())
-        .take(255)
-        .collect();
-    let host = if host.is_empty() {
-        "-".to_string()
-    } else {
-        host
-    };
-    format!(
-        "<{pri}>1 {} {host} seccomp-watch {} alert - {}",
-        parsers::time::rfc3339_ms(now_ms),
-        std::process::id(),
-        cef_message(alert)
-    )
-}
-
-async fn send_udp(address: &str, msg: &[u8]) -> Result<(), DeliveryError> {
-    let err = |e: std::io::Error| DeliveryError(format!("syslog udp {address}: {e}"));
-    let target = tokio::net::lookup_host(address)
-        .await
-        .map_err(err)?
-        .next()
-        .ok_or_else(|| DeliveryError(format!("syslog udp {address}: no address")))?;
-    let local = if target.is_ipv6() {
-        "[::]:0"
-    } else {
-        "0.0.0.0:0"
-    };
-    let sock = tokio::net::UdpSocket::bind(local).await.map_err(err)?;
-    sock.connect(target).await.map_err(err)?;
-    sock.send(msg).await.map_err(err)?;
-    Ok(())
-}
-
-async fn send_tcp(
-    address: &str,
-    conn: &tokio::sync::Mutex<Option<tokio::net::TcpStream>>,
-    msg: &[u8],
-) -> Result<(), DeliveryError> {
-    let err = |e: std::io::Error| DeliveryError(format!("syslog tcp {address}: {e}"));
-    let mut framed = format!("{} ", msg.len()).into_bytes();
-    framed.extend_from_slice(msg);
-    let mut guard = conn.lock().await;
-    // One reconnect when a kept connection turns out to be closed.
-    for attempt in 0..2 {
-        if guard.is_none() {
-            let s = tokio::time::timeout(
-                Duration::from_secs(5),
-                tokio::net::TcpStream::connect(address),
-            )
-            .await
-            .map_err(|_| DeliveryError(format!("syslog tcp {address}: connect timed out")))?
-            .map_err(err)?;
-            *guard = Some(s);
-        }
-        let Some(s) = guard.as_mut() else { continue };
-        match s.write_all(&framed).await {
-            Ok(()) => return Ok(()),
-            Err(e) => {
-                *guard = None;
-                if attempt == 1 {
-                    return Err(err(e));
-                }
-            }
-        }
-    }
-    Err(DeliveryError(format!("syslog tcp {address}: cannot send")))
-}
-
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use parsers::ContainerInfo;
 
-    fn alert() -> Alert {
+    pub(crate) fn alert() -> Alert {
         Alert {
             id: "0123".into(),
             rule: "dangerous-syscall-in-container".into(),
@@ -773,29 +610,6 @@ mod tests {
             signature(b"key", 1_700_000_000, b"{}"),
             "t=1700000000,v1=9d713ed406bb7076d4123f0dc2c39d2df5c654ed4b0cd56b52c8b4c940bd63ae"
         );
-    }
-
-    #[test]
-    fn cef_and_syslog_format() {
-        let m = syslog_message(&alert(), 0);
-        assert!(
-            m.starts_with("<82>1 1970-01-01T00:00:00.000Z node-1 seccomp-watch "),
-            "{m}"
-        );
-        assert!(
-            m.contains(" alert - CEF:0|seccomp-watch|seccomp-watch|"),
-            "{m}"
-        );
-        assert!(m.contains("|dangerous-syscall-in-container|"), "{m}");
-        assert!(m.contains("|10|externalId=0123 "), "{m}");
-        assert!(m.contains("cs1=k8s:shop/cart/api"), "{m}");
-        assert!(
-            m.contains("sproc=a\\=b|c"),
-            "extension values escape '=': {m}"
-        );
-        assert!(m.contains("cnt=3"), "{m}");
-        assert!(!m.contains('\n'));
-        assert_eq!(cef_header("a|b\\c"), "a\\|b\\\\c");
     }
 
     #[test]
