@@ -109,7 +109,14 @@ pub fn render_profile(
     }
 }
 
-/// Writes `text` to `path` atomically (a temporary file in the same directory, renamed).
+/// Writes `text` to `path` atomically: a new temporary file in the same directory, then
+/// renamed over `path`.
+///
+/// The commands may run as root with `-o` in a directory another user can write, so the
+/// temporary file has a random name (128 bits from `getrandom`) and is created with
+/// `O_CREAT | O_EXCL | O_NOFOLLOW`: a file or symlink planted at that name makes the open
+/// fail (and another name is tried) instead of being written through. The rename replaces
+/// a symlink at `path` itself rather than following it.
 pub fn write_file(path: &Path, text: &str) -> anyhow::Result<()> {
     let shown = escape(&path.display().to_string()).into_owned();
     let dir = match path.parent() {
@@ -120,18 +127,65 @@ pub fn write_file(path: &Path, text: &str) -> anyhow::Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    let (tmp, mut f) = create_temp(&dir, &name)
+        .with_context(|| format!("cannot create a temporary file next to {shown}"))?;
     let res = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
         f.write_all(text.as_bytes())?;
         f.sync_all()?;
-        std::fs::rename(&tmp, path)
+        std::fs::rename(&tmp, path)?;
+        // The rename itself is durable once the directory is synced.
+        if let Ok(d) = std::fs::File::open(&dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
     })();
     if let Err(e) = res {
         let _ = std::fs::remove_file(&tmp);
         return Err(anyhow::Error::new(e).context(format!("cannot write {shown}")));
     }
     Ok(())
+}
+
+/// A new file `dir/.NAME.RANDOM.tmp`, opened `O_CREAT | O_EXCL | O_NOFOLLOW` (mode 0666
+/// before the umask, as a plain create would give).
+fn create_temp(dir: &Path, name: &str) -> std::io::Result<(PathBuf, std::fs::File)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut last = None;
+    for _ in 0..16 {
+        let tmp = dir.join(format!(".{name}.{}.tmp", random_hex()?));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o666)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&tmp)
+        {
+            Ok(f) => return Ok((tmp, f)),
+            // Taken (by chance, or planted): another name.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no free temporary name")))
+}
+
+/// 128 random bits as hex, from the kernel (`getrandom`).
+fn random_hex() -> std::io::Result<String> {
+    let mut b = [0u8; 16];
+    let mut got = 0;
+    while got < b.len() {
+        // SAFETY: writes at most `b.len() - got` bytes into `b[got..]`.
+        let n = unsafe { libc::getrandom(b[got..].as_mut_ptr().cast(), b.len() - got, 0) };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        got += n as usize;
+    }
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
 }
 
 /// The default action of the recorded profile.
@@ -205,6 +259,29 @@ mod tests {
         for bad in ["", "5", "h", "5x", "-5m", "5 m", "99999999999999999999d"] {
             assert!(parse_duration(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn write_file_replaces_a_symlink_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "keep").unwrap();
+        let out = dir.path().join("out.json");
+        std::os::unix::fs::symlink(&victim, &out).unwrap();
+        write_file(&out, "{}\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+        assert!(std::fs::symlink_metadata(&out).unwrap().is_file());
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "{}\n");
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+        // Two names in a row differ (random, not the pid).
+        assert_ne!(random_hex().unwrap(), random_hex().unwrap());
+        // An unwritable directory: an error naming the file.
+        let e = write_file(&dir.path().join("missing/x.json"), "{}").unwrap_err();
+        assert!(format!("{e:#}").contains("x.json"), "{e:#}");
     }
 
     #[test]
