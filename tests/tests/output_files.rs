@@ -41,7 +41,7 @@ fn state_of(pid: u32) -> Option<char> {
 /// Runs `seccomp-watch ARGS` with the pid it will have known in advance: a shell stops
 /// itself, `prepare(pid)` runs, the shell is continued and execs the command (same pid).
 fn run_with_known_pid(args: &[&str], prepare: impl FnOnce(u32)) -> std::process::Output {
-    let mut child = Command::new("sh")
+    let child = Command::new("sh")
         .arg("-c")
         .arg("kill -STOP $$; exec \"$0\" \"$@\"")
         .arg(bin())
