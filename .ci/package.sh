@@ -2,16 +2,17 @@
 # Builds the Debian package with cargo-deb, installs it with dpkg -i, checks its contents
 # and runs `seccomp-watch doctor` from the installed binary (exit 0 healthy or 1 warnings
 # pass; 2, fatal, fails), then purges it again.
-#   cargo-deb: installed with `cargo install cargo-deb --locked` when missing (about 1.5
-#   minutes on 2 cores).
+#   cargo-deb: scripts/test-env.sh install installs it (pinned); installed here the same
+#   way when missing (about 3 minutes on 2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
 
 if ! cargo deb --version >/dev/null 2>&1; then
-  echo "-- cargo install cargo-deb --locked"
+  version=$(sed -n 's/^CARGO_DEB_VERSION=//p' scripts/test-env.sh)
+  echo "-- cargo install cargo-deb --version $version --locked"
   start=$(date +%s)
-  cargo install cargo-deb --locked --quiet
+  cargo install cargo-deb --version "$version" --locked --quiet
   echo "cargo-deb installed in $(( $(date +%s) - start )) s"
 fi
 

@@ -4,7 +4,8 @@
 # developer can run every step by hand; scripts/test.sh and .ci/run call it.
 #
 # Usage (as root):
-#   scripts/test-env.sh install        apt-get install every package the tests use (once)
+#   scripts/test-env.sh install        apt-get install every package the tests use, and
+#                                      cargo-deb (once)
 #   scripts/test-env.sh up [PART...]   start what is not running and build missing images
 #                                      (PART: containerd docker podman postgres images;
 #                                      default: all of them)
@@ -88,6 +89,21 @@ cmd_install() {
   apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
   [ "$ours" = 1 ] && rm -f "$prc"
   log "packages installed in $(( $(date +%s) - start_s )) s"
+  install_cargo_deb
+}
+
+# cargo-deb makes the Debian package (.ci/package.sh, and tests/src/package.rs for the
+# tests that install it). Not packaged by Debian: `cargo install`, pinned (about 3 minutes
+# on 2 cores, once).
+CARGO_DEB_VERSION=3.8.0
+install_cargo_deb() {
+  command -v cargo >/dev/null || die "cargo is not on PATH (sudo -E env \"PATH=\$PATH\" ...)"
+  if cargo deb --version 2>/dev/null | grep -qx "cargo-deb $CARGO_DEB_VERSION"; then
+    log "cargo-deb $CARGO_DEB_VERSION: already installed"; return
+  fi
+  local start_s; start_s=$(date +%s)
+  cargo install cargo-deb --version "$CARGO_DEB_VERSION" --locked --quiet
+  log "cargo-deb $CARGO_DEB_VERSION installed in $(( $(date +%s) - start_s )) s"
 }
 
 up_containerd() {

@@ -1,6 +1,8 @@
 //! Shared helpers for the end-to-end tests: root checks, the built `seccomp-watch`
-//! binary, the compiled `seccomp-demo` test program, and small waiting utilities.
+//! binary, the compiled `seccomp-demo` test program, and small waiting utilities; the
+//! Debian package of this build ([`package::deb`]).
 
+pub mod package;
 pub mod runc;
 pub mod world;
 
