@@ -139,6 +139,14 @@ pub fn attribution(cfg: &Config) -> (Box<dyn Enricher>, Option<crate::attrib::Pr
         say("attribution: off (attribution.enabled = false)");
         return (Box::new(Unattributed), None);
     }
+    // Once at start: runtime state that this process may not read (the lookups that meet
+    // it are counted in seccomp_watch_runtime_state_unreadable_total).
+    for (root, e) in crate::attrib::runtime::unreadable_roots(&cfg.attribution) {
+        say(&format!(
+            "attribution: cannot read {} ({e}): its containers get no name, image or applied profile (counted in seccomp_watch_runtime_state_unreadable_total; grant CAP_DAC_READ_SEARCH, as the shipped unit does)",
+            parsers::escape::escape(&root.display().to_string())
+        ));
+    }
     let a = crate::attrib::Attributor::from_config(cfg);
     let conn = match a.spawn_proc_connector() {
         Ok(c) => {

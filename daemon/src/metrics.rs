@@ -26,11 +26,17 @@ pub struct Metrics {
     pub lost: IntCounterVec,
     /// Records seen twice (same node, time, serial) and stored once.
     pub duplicates: IntCounter,
-    /// Kernel audit status from AUDIT_GET.
-    pub audit_enabled: IntGauge,
-    pub audit_backlog: IntGauge,
-    pub audit_backlog_limit: IntGauge,
-    pub audit_lost: IntGauge,
+    /// Kernel audit status from AUDIT_GET (no labels): set while the status is read, left
+    /// out (reset) while it cannot be, see [`Metrics::set_audit_status`].
+    pub audit_enabled: IntGaugeVec,
+    pub audit_backlog: IntGaugeVec,
+    pub audit_backlog_limit: IntGaugeVec,
+    pub audit_lost: IntGaugeVec,
+    /// 1 while the kernel's audit status is read, 0 when it cannot be (no
+    /// CAP_AUDIT_CONTROL, or not in the initial PID namespace).
+    pub audit_status_up: IntGauge,
+    /// Container metadata lookups that met runtime state the daemon may not read.
+    pub runtime_state_unreadable: IntCounter,
     /// Sources running (1) or not (0), by source.
     pub source_up: IntGaugeVec,
     /// Attribution results: `resolved` or `unresolved`, by method.
@@ -60,6 +66,13 @@ fn counter_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCoun
     let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
     r.register(Box::new(c.clone())).expect("unique metric");
     c
+}
+
+/// A gauge without labels that can be absent: its one series exists only once set.
+fn status_gauge(r: &Registry, name: &str, help: &str) -> IntGaugeVec {
+    let g = IntGaugeVec::new(Opts::new(name, help), &[]).expect("valid metric");
+    r.register(Box::new(g.clone())).expect("unique metric");
+    g
 }
 
 fn int_gauge(r: &Registry, name: &str, help: &str) -> IntGauge {
@@ -93,10 +106,16 @@ impl Metrics {
                 r.register(Box::new(c.clone())).expect("unique");
                 c
             },
-            audit_enabled: int_gauge(&r, "seccomp_watch_kernel_audit_enabled", "Kernel audit status: enabled (AUDIT_GET)."),
-            audit_backlog: int_gauge(&r, "seccomp_watch_kernel_audit_backlog", "Kernel audit status: records in the backlog (AUDIT_GET)."),
-            audit_backlog_limit: int_gauge(&r, "seccomp_watch_kernel_audit_backlog_limit", "Kernel audit status: backlog limit (AUDIT_GET)."),
-            audit_lost: int_gauge(&r, "seccomp_watch_kernel_audit_lost", "Kernel audit status: records the kernel lost (AUDIT_GET)."),
+            audit_enabled: status_gauge(&r, "seccomp_watch_kernel_audit_enabled", "Kernel audit status: enabled (AUDIT_GET)."),
+            audit_backlog: status_gauge(&r, "seccomp_watch_kernel_audit_backlog", "Kernel audit status: records in the backlog (AUDIT_GET)."),
+            audit_backlog_limit: status_gauge(&r, "seccomp_watch_kernel_audit_backlog_limit", "Kernel audit status: backlog limit (AUDIT_GET)."),
+            audit_lost: status_gauge(&r, "seccomp_watch_kernel_audit_lost", "Kernel audit status: records the kernel lost (AUDIT_GET)."),
+            audit_status_up: int_gauge(&r, "seccomp_watch_kernel_audit_status_up", "1 while the kernel's audit status (AUDIT_GET) is read; 0 when it cannot be, and the kernel_audit_* gauges are left out."),
+            runtime_state_unreadable: {
+                let c = IntCounter::new("seccomp_watch_runtime_state_unreadable_total", "Container metadata lookups that met runtime state the daemon may not read (names, images and profiles lost).").expect("valid");
+                r.register(Box::new(c.clone())).expect("unique");
+                c
+            },
             source_up: {
                 let g = IntGaugeVec::new(Opts::new("seccomp_watch_source_up", "1 when the source is running."), &["source"]).expect("valid");
                 r.register(Box::new(g.clone())).expect("unique");
@@ -187,6 +206,32 @@ impl Metrics {
         }
     }
 
+    /// The kernel's audit status (enabled, backlog, backlog limit, lost), or `None` when it
+    /// cannot be read: then the gauges are left out rather than 0 (which would read as
+    /// "nothing lost") and `kernel_audit_status_up` is 0.
+    pub fn set_audit_status(&self, s: Option<[i64; 4]>) {
+        let gauges = [
+            &self.audit_enabled,
+            &self.audit_backlog,
+            &self.audit_backlog_limit,
+            &self.audit_lost,
+        ];
+        match s {
+            Some(v) => {
+                for (g, v) in gauges.into_iter().zip(v) {
+                    g.with_label_values::<&str>(&[]).set(v);
+                }
+                self.audit_status_up.set(1);
+            }
+            None => {
+                for g in gauges {
+                    g.reset();
+                }
+                self.audit_status_up.set(0);
+            }
+        }
+    }
+
     /// The text exposition of every metric.
     pub fn render(&self) -> String {
         let mut buf = Vec::new();
@@ -199,4 +244,32 @@ impl Metrics {
 pub fn metrics() -> &'static Metrics {
     static M: OnceLock<Metrics> = OnceLock::new();
     M.get_or_init(Metrics::new)
+}
+
+#[cfg(test)]
+mod audit_status_tests {
+    use super::*;
+
+    #[test]
+    fn an_unreadable_audit_status_is_left_out_not_zero() {
+        let m = Metrics::new();
+        let has = |text: &str, p: &str| text.lines().any(|l| l.starts_with(p));
+        m.set_audit_status(Some([1, 3, 8192, 0]));
+        let t = m.render();
+        assert!(has(&t, "seccomp_watch_kernel_audit_status_up 1"), "{t}");
+        assert!(has(&t, "seccomp_watch_kernel_audit_lost 0"), "{t}");
+        assert!(
+            has(&t, "seccomp_watch_kernel_audit_backlog_limit 8192"),
+            "{t}"
+        );
+        m.set_audit_status(None);
+        let t = m.render();
+        assert!(has(&t, "seccomp_watch_kernel_audit_status_up 0"), "{t}");
+        for g in ["enabled", "backlog", "backlog_limit", "lost"] {
+            assert!(
+                !has(&t, &format!("seccomp_watch_kernel_audit_{g} ")),
+                "{g}: {t}"
+            );
+        }
+    }
 }

@@ -79,12 +79,43 @@ fn safe_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
+thread_local! {
+    /// Set when a read of this thread's current lookup met a permission error.
+    static DENIED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Notes a permission error (the lookup is then counted as unreadable).
+fn note_denied(e: &std::io::Error) {
+    if e.kind() == std::io::ErrorKind::PermissionDenied {
+        DENIED.with(|d| d.set(true));
+    }
+}
+
+/// The configured runtime state directories that exist but cannot be read by this process
+/// (a service user without CAP_DAC_READ_SEARCH): their containers get no metadata.
+pub fn unreadable_roots(cfg: &AttributionConfig) -> Vec<(PathBuf, std::io::Error)> {
+    let mut roots: Vec<&PathBuf> = cfg.runc_roots.iter().collect();
+    roots.extend([
+        &cfg.containerd_root,
+        &cfg.docker_root,
+        &cfg.podman_root,
+        &cfg.crio_root,
+    ]);
+    roots
+        .into_iter()
+        .filter_map(|r| match std::fs::read_dir(r) {
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Some((r.clone(), e)),
+            _ => None,
+        })
+        .collect()
+}
+
 fn read_json(path: &Path) -> Option<Value> {
-    let meta = std::fs::metadata(path).ok()?;
+    let meta = std::fs::metadata(path).inspect_err(note_denied).ok()?;
     if !meta.is_file() || meta.len() > MAX_FILE {
         return None;
     }
-    let data = std::fs::read(path).ok()?;
+    let data = std::fs::read(path).inspect_err(note_denied).ok()?;
     serde_json::from_slice(&data).ok()
 }
 
@@ -126,7 +157,7 @@ fn oci_from(v: &Value, found_in: &'static str) -> OciConfig {
 
 /// containerd's task bundles: `<root>/<namespace>/<id>/config.json`.
 fn from_containerd(root: &Path, id: &str) -> Option<OciConfig> {
-    let rd = std::fs::read_dir(root).ok()?;
+    let rd = std::fs::read_dir(root).inspect_err(note_denied).ok()?;
     for ns in rd.flatten() {
         let p = ns.path().join(id).join("config.json");
         if let Some(v) = read_json(&p) {
@@ -404,7 +435,11 @@ impl MetaCache {
             }
         }
         self.reads += 1;
+        DENIED.with(|d| d.set(false));
         let meta = read_meta(&self.cfg, id).map(Arc::new);
+        if DENIED.with(|d| d.get()) {
+            crate::metrics::metrics().runtime_state_unreadable.inc();
+        }
         if self.entries.len() >= self.max && !self.entries.contains_key(id) {
             // Forget containers that were never found first, then everything.
             self.entries.retain(|_, e| e.meta.is_some());

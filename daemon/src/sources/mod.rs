@@ -191,7 +191,8 @@ pub fn has_capability(cap: u32) -> Option<bool> {
 
 /// Whether this process may read the audit multicast group: it needs CAP_AUDIT_READ and
 /// must be in the initial network namespace (the kernel multicasts audit records there
-/// only). `Err` says why not.
+/// only). `Err` says why not. When the namespace cannot be told (see [`initial_netns`]),
+/// it is assumed to be the initial one, quietly: `doctor`'s live probe decides.
 pub fn netlink_access() -> Result<(), String> {
     match has_capability(CAP_AUDIT_READ) {
         Some(true) => {}
@@ -200,35 +201,122 @@ pub fn netlink_access() -> Result<(), String> {
         }
         None => return Err("cannot read /proc/self/status to check CAP_AUDIT_READ".into()),
     }
-    let me = std::fs::read_link("/proc/self/ns/net")
-        .map_err(|e| format!("cannot read /proc/self/ns/net: {e}"))?;
-    // Pid 1 may be out of reach (ptrace access rules: it may hold capabilities we lack);
-    // kthreadd (pid 2) always lives in the initial network namespace too.
-    let mut last_err = None;
-    let kthreadd = std::fs::read_to_string("/proc/2/comm").is_ok_and(|c| c.trim() == "kthreadd");
-    let candidates: &[&str] = if kthreadd {
-        &["/proc/1/ns/net", "/proc/2/ns/net"]
-    } else {
-        &["/proc/1/ns/net"]
-    };
-    for &init in candidates {
-        match std::fs::read_link(init) {
-            Ok(theirs) if theirs == me => return Ok(()),
-            Ok(theirs) => {
-                return Err(format!(
-                    "not in the initial network namespace ({} vs {} of {init}): the kernel multicasts audit records there only",
-                    me.display(),
-                    theirs.display()
-                ))
-            }
-            Err(e) => last_err = Some(format!("{init}: {e}")),
+    match initial_netns() {
+        Netns::Initial(_) => Ok(()),
+        Netns::Other(why) => Err(format!(
+            "not in the initial network namespace ({why}): the kernel multicasts audit records there only"
+        )),
+        Netns::Unknown(why) => {
+            tracing::debug!("cannot tell whether this is the initial network namespace ({why}): assuming it is");
+            Ok(())
         }
     }
-    tracing::warn!(
-        "cannot tell whether this is the initial network namespace ({}): assuming it is; audit records reach the initial one only",
-        last_err.unwrap_or_default()
-    );
-    Ok(())
+}
+
+/// Whether this process is in the initial network namespace, and how that was told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Netns {
+    Initial(String),
+    Other(String),
+    Unknown(String),
+}
+
+/// The initial network namespace's inode number since Linux 6.18 (`NET_NS_INIT_INO`,
+/// include/uapi/linux/nsfs.h). Older kernels number every network namespace, the initial
+/// one included, from 0xF0000000 up, so no other namespace ever has this number.
+pub const NET_NS_INIT_INO: u64 = 0xEFFF_FFF9;
+
+/// NETLINK_CONNECTOR: the kernel creates its socket in the initial network namespace only.
+const NETLINK_CONNECTOR: u32 = 11;
+
+/// Tells whether this process is in the initial network namespace without needing access
+/// to another process (a dynamic user may not read `/proc/1/ns/net`), in this order:
+/// 1. our namespace's inode is [`NET_NS_INIT_INO`]: initial;
+/// 2. on Linux 6.18 or newer any other inode is another namespace;
+/// 3. our namespace link against pid 1's (or kthreadd's), when they can be read;
+/// 4. the kernel's NETLINK_CONNECTOR socket (port 0) is listed in `/proc/net/netlink`,
+///    which shows this namespace's sockets: initial.
+///
+/// Otherwise unknown (an older kernel without CONFIG_CONNECTOR, and no access to pid 1).
+pub fn initial_netns() -> Netns {
+    initial_netns_from(
+        std::fs::metadata("/proc/self/ns/net").map(|m| std::os::unix::fs::MetadataExt::ino(&m)),
+        kernel_release().as_deref(),
+        || {
+            let me = std::fs::read_link("/proc/self/ns/net")?;
+            let mut last = None;
+            for init in ["/proc/1/ns/net", "/proc/2/ns/net"] {
+                match std::fs::read_link(init) {
+                    Ok(theirs) => return Ok((me, theirs, init)),
+                    Err(e) => last = Some(e),
+                }
+            }
+            Err(last.unwrap_or_else(|| std::io::Error::other("no init process")))
+        },
+        || std::fs::read_to_string("/proc/net/netlink").ok(),
+    )
+}
+
+fn kernel_release() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+/// (major, minor) of a kernel release such as `6.18.44-fc-v1045`.
+fn release_version(r: &str) -> Option<(u32, u32)> {
+    let mut it = r.split(|c: char| !c.is_ascii_digit());
+    Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+}
+
+/// Whether `/proc/net/netlink` lists a kernel socket (port 0) of `protocol`.
+fn has_kernel_socket(netlink: &str, protocol: u32) -> bool {
+    netlink.lines().skip(1).any(|l| {
+        let c: Vec<&str> = l.split_whitespace().collect();
+        c.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(protocol) && c.get(2) == Some(&"0")
+    })
+}
+
+type NsLinks = (std::path::PathBuf, std::path::PathBuf, &'static str);
+
+fn initial_netns_from(
+    own_ino: std::io::Result<u64>,
+    release: Option<&str>,
+    links: impl FnOnce() -> std::io::Result<NsLinks>,
+    netlink: impl FnOnce() -> Option<String>,
+) -> Netns {
+    let ino = match own_ino {
+        Ok(i) if i == NET_NS_INIT_INO => {
+            return Netns::Initial("its inode is the initial namespace's".into())
+        }
+        Ok(i) => Some(i),
+        Err(_) => None,
+    };
+    if let (Some(i), Some(v)) = (ino, release.and_then(release_version)) {
+        if v >= (6, 18) {
+            return Netns::Other(format!(
+                "net:[{i}], the initial one is net:[{NET_NS_INIT_INO}] on Linux 6.18+"
+            ));
+        }
+    }
+    let why = match links() {
+        Ok((me, theirs, _)) if me == theirs => return Netns::Initial("the same as pid 1's".into()),
+        Ok((me, theirs, init)) => {
+            return Netns::Other(format!(
+                "{} vs {} of {init}",
+                me.display(),
+                theirs.display()
+            ))
+        }
+        Err(e) => format!("cannot compare with pid 1: {e}"),
+    };
+    match netlink() {
+        Some(t) if has_kernel_socket(&t, NETLINK_CONNECTOR) => {
+            Netns::Initial("the kernel's connector socket is in it".into())
+        }
+        Some(_) => Netns::Unknown(format!("{why}; no kernel connector socket listed")),
+        None => Netns::Unknown(format!("{why}; /proc/net/netlink unreadable")),
+    }
 }
 
 /// Sends `batch` unless it carries nothing; false when the pipeline is gone.
@@ -317,6 +405,58 @@ mod tests {
         };
         let e = plan(&cfg, &access(false, true, true)).unwrap_err();
         assert!(format!("{e}").contains("netlink"), "{e}");
+    }
+
+    #[test]
+    fn the_initial_netns_is_told_without_pid_1() {
+        let no_links = || -> std::io::Result<NsLinks> {
+            Err(std::io::Error::from(std::io::ErrorKind::PermissionDenied))
+        };
+        let header = "sk               Eth Pid        Groups   Rmem     Wmem     Dump  Locks    Drops    Inode\n";
+        let with_cn = format!("{header}00000000f879aabe 11  0          00000000 0        0        0     2        0        1026\n");
+        let without = format!("{header}00000000f879aabe 9   0          00000000 0        0        0     2        0        6\n0000 11  4242 00000001 0 0 0 2 0 9\n");
+        // 6.18+: the inode alone.
+        assert!(matches!(
+            initial_netns_from(Ok(NET_NS_INIT_INO), Some("6.18.44"), no_links, || None),
+            Netns::Initial(_)
+        ));
+        assert!(matches!(
+            initial_netns_from(Ok(4026532179), Some("6.18.44-fc"), no_links, || Some(
+                with_cn.clone()
+            )),
+            Netns::Other(_)
+        ));
+        // Older kernels: pid 1 when readable, else the connector's kernel socket.
+        let same = || Ok(("net:[5]".into(), "net:[5]".into(), "/proc/1/ns/net"));
+        let differ = || Ok(("net:[6]".into(), "net:[5]".into(), "/proc/1/ns/net"));
+        assert!(matches!(
+            initial_netns_from(Ok(5), Some("6.1.0-13-amd64"), same, || None),
+            Netns::Initial(_)
+        ));
+        assert!(matches!(
+            initial_netns_from(Ok(6), Some("6.1.0-13-amd64"), differ, || None),
+            Netns::Other(_)
+        ));
+        assert!(matches!(
+            initial_netns_from(Ok(5), Some("5.10.0"), no_links, || Some(with_cn.clone())),
+            Netns::Initial(_)
+        ));
+        assert!(matches!(
+            initial_netns_from(Ok(5), Some("5.10.0"), no_links, || Some(without.clone())),
+            Netns::Unknown(_)
+        ));
+        assert!(matches!(
+            initial_netns_from(Ok(5), None, no_links, || None),
+            Netns::Unknown(_)
+        ));
+        assert_eq!(release_version("6.18.44-fc-v1045"), Some((6, 18)));
+        assert_eq!(release_version("5.4"), Some((5, 4)));
+        // This test process runs on the host.
+        assert!(
+            matches!(initial_netns(), Netns::Initial(_)),
+            "{:?}",
+            initial_netns()
+        );
     }
 
     #[test]

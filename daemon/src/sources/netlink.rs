@@ -453,7 +453,9 @@ pub fn spawn(cfg: &NetlinkConfig, ctx: SourceCtx) -> anyhow::Result<SourceHandle
                 return Err(NetlinkError::DaemonSlotTaken(s.pid).into())
             }
             Ok(_) => {}
-            Err(e) => anyhow::bail!("netlink.mode = \"daemon\": cannot read the audit status: {e}"),
+            Err(e) => anyhow::bail!(
+                "netlink.mode = \"daemon\": cannot read the audit status: {e} (it needs CAP_AUDIT_CONTROL, which the shipped unit withholds: grant it in a drop-in, see the unit's comments)"
+            ),
         }
         sock.set_recv_timeout(Duration::from_secs(2))?;
         sock.request(
@@ -779,20 +781,34 @@ impl Reader {
     }
 }
 
+/// What the daemon says once when it may not read the kernel's audit status.
+pub const NO_STATUS: &str = "kernel audit status: not read (no CAP_AUDIT_CONTROL, which the shipped unit withholds: \
+with it a compromised daemon could switch auditing off for the whole host); kernel_audit_status_up is 0, the \
+kernel_audit_* gauges are left out, and records the kernel drops on a full backlog are not counted \
+(lost_records_total{cause=\"kernel_lost\"})";
+
 /// Polls AUDIT_GET every `interval`: exports enabled, backlog, backlog_limit and lost to
 /// the gauges, and sends the growth of `lost` as `LossCause::KernelLost`. Stops on cancel.
+/// Without CAP_AUDIT_CONTROL it says so once and does not poll; while the status cannot
+/// be read the gauges are left out and `kernel_audit_status_up` is 0.
 pub fn spawn_status_poller(interval: Duration, ctx: SourceCtx) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut last_lost: Option<u32> = None;
         let mut warned = false;
+        metrics().set_audit_status(None);
+        if super::has_capability(super::CAP_AUDIT_CONTROL) == Some(false) {
+            tracing::info!("{NO_STATUS}");
+            return;
+        }
         loop {
             match tokio::task::spawn_blocking(audit_status).await {
                 Ok(Ok(s)) => {
-                    let m = metrics();
-                    m.audit_enabled.set(s.enabled.into());
-                    m.audit_backlog.set(s.backlog.into());
-                    m.audit_backlog_limit.set(s.backlog_limit.into());
-                    m.audit_lost.set(s.lost.into());
+                    metrics().set_audit_status(Some([
+                        s.enabled.into(),
+                        s.backlog.into(),
+                        s.backlog_limit.into(),
+                        s.lost.into(),
+                    ]));
                     if let Ok(mut g) = LAST_STATUS.lock() {
                         *g = Some(s);
                     }
@@ -818,8 +834,9 @@ pub fn spawn_status_poller(interval: Duration, ctx: SourceCtx) -> JoinHandle<()>
                     last_lost = Some(s.lost);
                 }
                 Ok(Err(e)) => {
+                    metrics().set_audit_status(None);
                     if !warned {
-                        tracing::warn!("cannot read the kernel audit status (AUDIT_GET needs CAP_AUDIT_CONTROL in the initial pid namespace): {e}");
+                        tracing::warn!("cannot read the kernel audit status (AUDIT_GET needs CAP_AUDIT_CONTROL in the initial PID namespace): {e}; kernel_audit_status_up is 0 and the kernel_audit_* gauges are left out");
                         warned = true;
                     }
                 }

@@ -119,6 +119,13 @@ impl Daemon {
 
     /// Starts without waiting.
     pub fn spawn(dir: &Path, config: &str, args: &[&str]) -> Daemon {
+        Daemon::spawn_wrapped(&[], dir, config, args)
+    }
+
+    /// Starts `WRAPPER... seccomp-watch run ...` (e.g. `setpriv` with another user and
+    /// capabilities, `unshare -n`) without waiting; `pid()` is the wrapper's, which execs
+    /// the daemon.
+    pub fn spawn_wrapped(wrapper: &[&str], dir: &Path, config: &str, args: &[&str]) -> Daemon {
         std::fs::create_dir_all(dir).expect("daemon dir");
         let cfg = dir.join("config.toml");
         std::fs::write(&cfg, config).expect("write config");
@@ -130,7 +137,15 @@ impl Daemon {
         let log = unique(log);
         let out = File::create(&log).expect("log file");
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        let child = Command::new(bin())
+        let mut cmd = match wrapper.split_first() {
+            Some((w, rest)) => {
+                let mut c = Command::new(w);
+                c.args(rest).arg(bin());
+                c
+            }
+            None => Command::new(bin()),
+        };
+        let child = cmd
             .arg("run")
             .arg("--config")
             .arg(&cfg)
@@ -153,7 +168,8 @@ impl Daemon {
         }
     }
 
-    fn wait_running(mut self) -> Daemon {
+    /// Waits until it says it runs (panics with its log if it exits first or does not).
+    pub fn wait_running(mut self) -> Daemon {
         let ok = wait_for(Duration::from_secs(30), || {
             if let Ok(Some(st)) = self.child.try_wait() {
                 panic!("seccomp-watch run exited early ({st}):\n{}", self.output());

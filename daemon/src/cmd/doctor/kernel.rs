@@ -136,20 +136,23 @@ pub(super) fn check_audit_read(r: &mut Report) -> bool {
 }
 
 pub(super) fn check_netns(r: &mut Report) {
-    match (std::fs::read_link("/proc/self/ns/net"), std::fs::read_link("/proc/1/ns/net")) {
-        (Ok(a), Ok(b)) if a == b => {
-            r.push(f("netns", Level::Ok, "in the initial network namespace (the only one audit multicasts to)", None))
-        }
-        (Ok(a), Ok(b)) => r.push(f(
+    match sources::initial_netns() {
+        sources::Netns::Initial(how) => r.push(f(
+            "netns",
+            Level::Ok,
+            format!("in the initial network namespace, the only one audit multicasts to ({how})"),
+            None,
+        )),
+        sources::Netns::Other(why) => r.push(f(
             "netns",
             Level::Warn,
-            format!("in network namespace {} but pid 1 is in {}: audit records are multicast to the initial one only", a.display(), b.display()),
+            format!("not in the initial network namespace ({why}): audit records are multicast to the initial one only"),
             Some("run on the host network (not in a container's network namespace; PrivateNetwork=no), or use the audit-log source"),
         )),
-        (_, Err(e)) | (Err(e), _) => r.push(f(
+        sources::Netns::Unknown(why) => r.push(f(
             "netns",
             Level::Info,
-            format!("cannot compare network namespaces with pid 1 ({e}); the live probe tells whether records arrive"),
+            format!("cannot tell whether this is the initial network namespace ({why}); the live probe tells whether records arrive"),
             None,
         )),
     }
@@ -214,7 +217,7 @@ pub(super) fn check_audit_status(r: &mut Report) {
                 Level::Warn,
                 format!("cannot read the audit status (AUDIT_GET): {e}"),
                 Some(if no_cap {
-                    "grant CAP_AUDIT_CONTROL (the shipped unit does) to watch the backlog and the kernel's lost count"
+                    "run doctor as root to see it (the shipped unit withholds CAP_AUDIT_CONTROL from the service: see service-audit-status)"
                 } else {
                     "run in the initial PID namespace as root"
                 }),

@@ -7,7 +7,9 @@
 //! probe (a child process makes one SECCOMP_RET_LOG'd call and the record must arrive on
 //! the audit multicast socket); auditd and its `log_format`; the audit backlog limit and
 //! lost count (AUDIT_GET); which sources would run; the database path; the container
-//! runtimes' state directories; the sandbox profile; the HTTP settings.
+//! runtimes' state directories; the sandbox profile; the HTTP settings; and the service as
+//! its unit runs it (its user and capabilities, what a missing one costs, what that user
+//! can read).
 
 mod auditd;
 #[cfg(test)]
@@ -15,6 +17,7 @@ mod example_tests;
 mod kernel;
 mod probe;
 mod report;
+mod service;
 mod setup;
 
 use std::io::Write;
@@ -24,6 +27,7 @@ pub use auditd::{parse_auditd_conf, AuditdConf};
 pub use kernel::{has_word, missing_logged_actions, MIN_BACKLOG_LIMIT};
 pub use probe::probe_netlink;
 pub use report::{Finding, Level, Report};
+pub use service::{cap_names, parse_units, ServiceProfile, SHIPPED_UNIT};
 
 use auditd::check_auditd;
 use kernel::{check_audit_read, check_audit_status, check_kernel, check_netns};
@@ -45,6 +49,10 @@ pub struct Args {
     /// Skip the live probe (which makes one logged syscall in a child process).
     #[arg(long)]
     pub no_probe: bool,
+    /// The unit whose user and capabilities the service checks assume (default: the
+    /// installed seccomp-watch.service and its drop-ins, else the shipped unit).
+    #[arg(long, value_name = "FILE")]
+    pub unit: Option<PathBuf>,
 }
 
 /// Runs `doctor` and prints the report; returns the exit code.
@@ -79,5 +87,6 @@ pub fn diagnose(args: &Args) -> Report {
     check_runtimes(&mut r, &cfg);
     check_sandbox(&mut r, &cfg);
     check_http(&mut r, &cfg);
+    service::check_service(&mut r, &cfg, args.unit.as_deref());
     r
 }
