@@ -46,6 +46,8 @@ pub enum Command {
     Record(cmd::record::Args),
     /// Merge profiles: the union of their allow lists, conflicts reported.
     Merge(cmd::merge::Args),
+    /// Operations on one profile: `profile complain` (observe mode: denying actions to LOG).
+    Profile(cmd::profile::Args),
 }
 
 fn init_tracing() {
@@ -75,6 +77,7 @@ pub fn main() {
         Command::Alerts(a) => cmd::alerts::run_alerts(a),
         Command::Record(a) => cmd::record::run(a),
         Command::Merge(a) => cmd::merge::run(a),
+        Command::Profile(a) => cmd::profile::run(a),
     };
     match code {
         Ok(c) => std::process::exit(c),

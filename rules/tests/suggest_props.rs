@@ -181,7 +181,7 @@ proptest! {
         observations in proptest::collection::vec(arb_observation(), 0..16),
         min_count in 0..4u64,
     ) {
-        let opts = SuggestOptions { min_count, tighten: false };
+        let opts = SuggestOptions { min_count, tighten: false, ..SuggestOptions::default() };
         let s = suggest(&profile, &observations, &opts).expect("suggest");
         // Never removes an allowed syscall.
         let before = allowed(&profile);
@@ -209,7 +209,7 @@ proptest! {
         profile in arb_profile(),
         observations in proptest::collection::vec(arb_observation(), 0..16),
     ) {
-        let opts = SuggestOptions { min_count: 1, tighten: true };
+        let opts = SuggestOptions { min_count: 1, tighten: true, ..SuggestOptions::default() };
         let s = suggest(&profile, &observations, &opts).expect("suggest");
         prop_assert_eq!(untouchable(&profile), untouchable(&s.profile));
         prop_assert!(allowed(&profile).is_subset(&allowed(&s.profile)));

@@ -9,7 +9,8 @@ use rules::suggest::{generate, GenerateOptions, Observation};
 
 use crate::profile_io::evidence::{load_evidence, SelectionArgs};
 use crate::profile_io::{
-    k8s_name, output, render_profile, write_file, DefaultAction, ProfileFormat,
+    dangerous_warning, k8s_name, output, render_profile, write_file, DangerousArgs, DefaultAction,
+    ProfileFormat,
 };
 
 /// Arguments of `seccomp-watch generate`.
@@ -29,6 +30,8 @@ pub struct Args {
     /// Write the profile to FILE instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub dangerous: DangerousArgs,
 }
 
 /// The report (stderr) and the profile text of `generate` over `observations`.
@@ -39,6 +42,7 @@ pub fn report(args: &Args, observations: &[Observation]) -> anyhow::Result<(Stri
     let opts = GenerateOptions {
         default_action: args.default_action.into(),
         min_count: args.min_count,
+        dangerous: args.dangerous.policy()?,
     };
     let g = generate(observations, &opts);
     let mut human = format!("Evidence ({} row(s)):\n", observations.len());
@@ -55,6 +59,13 @@ pub fn report(args: &Args, observations: &[Observation]) -> anyhow::Result<(Stri
         .map(|r| r.all_names().count())
         .sum();
     human.push_str(&format!("\n{allowed} syscall(s) allowed\n"));
+    let held: std::collections::BTreeSet<&str> = g
+        .findings
+        .iter()
+        .filter(|f| f.kind == rules::suggest::FindingKind::Dangerous)
+        .map(|f| f.syscall.as_str())
+        .collect();
+    human.push_str(&dangerous_warning(&held));
     let name = args
         .output
         .as_deref()
@@ -130,6 +141,7 @@ mod tests {
         ];
         let (human, text) = report(&a, &o).unwrap();
         let res = rules::profile::K8sSeccompProfile::from_yaml(&text).unwrap();
+        assert!(!human.contains("WARNING"), "{human}");
         assert_eq!(res.metadata.name, "pod-shop-cart-1");
         let names: Vec<&str> = res
             .spec
@@ -149,6 +161,51 @@ mod tests {
             "{human}"
         );
         assert!(human.contains("3 syscall(s) allowed"), "{human}");
+    }
+
+    #[test]
+    fn dangerous_calls_need_a_flag() {
+        let o = [
+            obs("read", "SCMP_ARCH_X86_64", false, Action::Log),
+            obs("bpf", "SCMP_ARCH_X86_64", false, Action::Log),
+            obs("unshare", "SCMP_ARCH_X86_64", false, Action::Log),
+        ];
+        let names = |text: &str| -> Vec<String> {
+            let p = rules::profile::Profile::from_json(text).unwrap();
+            p.spec()
+                .rules()
+                .iter()
+                .flat_map(|r| r.all_names().map(str::to_string))
+                .collect()
+        };
+        let a = Cli::try_parse_from(["g", "--workload", "w"]).unwrap().args;
+        let (human, text) = report(&a, &o).unwrap();
+        assert_eq!(names(&text), ["read"]);
+        assert!(
+            human.contains("WARNING: 2 dangerous call(s) observed and NOT allowed: bpf, unshare"),
+            "{human}"
+        );
+        assert!(human.contains("DANGEROUS (@dangerous)"), "{human}");
+        let a = Cli::try_parse_from(["g", "--workload", "w", "--allow", "unshare"])
+            .unwrap()
+            .args;
+        let (human, text) = report(&a, &o).unwrap();
+        assert_eq!(names(&text), ["read", "unshare"]);
+        assert!(human.contains("NOT allowed: bpf"), "{human}");
+        let a = Cli::try_parse_from(["g", "--workload", "w", "--allow-dangerous"])
+            .unwrap()
+            .args;
+        let (human, text) = report(&a, &o).unwrap();
+        assert_eq!(names(&text), ["bpf", "read", "unshare"]);
+        assert!(!human.contains("WARNING"), "{human}");
+        // --allow of a call that is not dangerous is a mistake.
+        let a = Cli::try_parse_from(["g", "--workload", "w", "--allow", "read"])
+            .unwrap()
+            .args;
+        assert!(report(&a, &o)
+            .unwrap_err()
+            .to_string()
+            .contains("@dangerous"));
     }
 
     #[test]

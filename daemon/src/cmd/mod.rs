@@ -5,7 +5,8 @@
 //! - [`parse`], [`ingest`]: audit logs to JSON events, or into the database.
 //! - [`events`], [`summary`]: the stored events and aggregates.
 //! - [`run`]: the daemon ([`crate::daemon`]).
-//! - [`suggest`], [`generate`], [`record`], [`merge`]: seccomp profiles from evidence.
+//! - [`suggest`], [`generate`], [`record`], [`merge`]: seccomp profiles from evidence;
+//!   [`profile`]: operations on one profile (`profile complain`).
 //! - [`rules`], [`alerts`]: alert rules, stored alerts and their deliveries.
 //! - [`doctor`]: checks of the host and the configuration.
 //! - [`completions`]: the hidden packaging commands `completions` and `man`.
@@ -18,6 +19,7 @@ pub mod generate;
 pub mod ingest;
 pub mod merge;
 pub mod parse;
+pub mod profile;
 pub mod record;
 pub mod rules;
 pub mod run;

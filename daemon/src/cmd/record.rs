@@ -60,6 +60,8 @@ pub struct Args {
     /// Print the evidence table (per syscall: count, first and last seen, comm, exe).
     #[arg(short, long)]
     pub verbose: bool,
+    #[command(flatten)]
+    pub dangerous: crate::profile_io::DangerousArgs,
     /// The command and its arguments.
     #[arg(required = true, num_args = 1.., last = true, value_name = "CMD")]
     pub command: Vec<std::ffi::OsString>,
@@ -497,12 +499,14 @@ fn describe_exit(st: &std::process::ExitStatus) -> String {
 /// Runs the command; returns the exit code: 0 when the command exited 0 and the profile was
 /// written, 1 when the command failed (the profile is written all the same).
 pub fn run(args: Args) -> anyhow::Result<i32> {
+    let dangerous = args.dangerous.policy()?;
     let rec = record(&args.command, args.quiet)?;
     let stderr = io::stderr();
     let mut report = stderr.lock();
     let obs = &rec.observations;
     let opts = GenerateOptions {
         default_action: args.default_action.into(),
+        dangerous,
         ..GenerateOptions::default()
     };
     let generated = generate(obs, &opts);
@@ -547,6 +551,13 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     if !generated.findings.is_empty() {
         report.write_all(output::findings_text(&generated.findings).as_bytes())?;
     }
+    let held: std::collections::BTreeSet<&str> = generated
+        .findings
+        .iter()
+        .filter(|f| f.kind == rules::suggest::FindingKind::Dangerous)
+        .map(|f| f.syscall.as_str())
+        .collect();
+    report.write_all(crate::profile_io::dangerous_warning(&held).as_bytes())?;
     if rec.unattributable > 0 {
         writeln!(
             report,

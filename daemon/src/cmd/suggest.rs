@@ -1,7 +1,9 @@
 //! `seccomp-watch suggest`: the stored evidence of a selection (workload, container, pod)
 //! applied to a profile (see [`rules::suggest::suggest`]): an evidence table, the findings in
 //! plain words, then the change as a unified diff, the whole new profile (`json`) or a
-//! `SeccompProfile` (`k8s`). `--check` exits 1 when a change is suggested.
+//! `SeccompProfile` (`k8s`). `--check` exits 1 when a change is suggested, 3 when the only
+//! change left would allow `@dangerous` calls (it needs `--allow NAME` or
+//! `--allow-dangerous`). `--enforce` writes the result with a denying default.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -11,9 +13,12 @@ use rules::suggest::{suggest, Observation, SuggestOptions, Suggestion};
 
 use crate::profile_io::evidence::{load_evidence, Evidence, SelectionArgs};
 use crate::profile_io::{
-    k8s_name, load_profile, output, parse_profile, render_profile, write_file, LoadedProfile,
-    ProfileFormat,
+    dangerous_warning, k8s_name, load_profile, output, parse_profile, render_profile, write_file,
+    DangerousArgs, LoadedProfile, ProfileFormat,
 };
+
+/// `--check`'s exit code when the only change left needs `--allow`/`--allow-dangerous`.
+pub const EXIT_NEEDS_APPROVAL: i32 = 3;
 
 /// What `suggest` prints as the change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -45,9 +50,17 @@ pub struct Args {
     /// input was a SeccompProfile).
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Exit 1 when a change is suggested (for CI pipelines).
+    /// Exit 1 when a change is suggested (for CI pipelines), 3 when the only change left
+    /// would allow `@dangerous` calls.
     #[arg(long)]
     pub check: bool,
+    /// Write the result enforcing: a `SCMP_ACT_LOG` default becomes `SCMP_ACT_ERRNO`
+    /// (EPERM); another default is kept. With evidence from a run under the profile's
+    /// complain-mode copy (`seccomp-watch profile complain`), this closes the loop.
+    #[arg(long)]
+    pub enforce: bool,
+    #[command(flatten)]
+    pub dangerous: DangerousArgs,
     /// Remove names of LOG entries that were never observed (they fall to the default
     /// action).
     #[arg(long)]
@@ -94,6 +107,13 @@ fn summary(s: &Suggestion) -> String {
         return "no change suggested".to_string();
     }
     let mut parts = vec![format!("{allowed} syscall(s) newly allowed")];
+    let (was, now) = (
+        &s.original.spec().default_action,
+        &s.profile.spec().default_action,
+    );
+    if was != now {
+        parts.push(format!("default action {} -> {}", escape(was), escape(now)));
+    }
     if removed > 0 {
         parts.push(format!("{removed} unused name(s) removed from LOG entries"));
     }
@@ -110,6 +130,8 @@ pub fn report(
     let opts = SuggestOptions {
         min_count: args.min_count,
         tighten: args.tighten,
+        enforce: args.enforce,
+        dangerous: args.dangerous.policy()?,
     };
     let s = suggest(&profile.profile, observations, &opts)?;
     let mut human = String::new();
@@ -122,6 +144,7 @@ pub fn report(
     human.push('\n');
     human.push_str(&summary(&s));
     human.push('\n');
+    human.push_str(&dangerous_warning(&s.held_back()));
 
     let name = profile
         .k8s
@@ -180,6 +203,8 @@ pub fn report(
     }
     if args.check && s.changed() {
         rep.code = 1;
+    } else if args.check && !s.held_back().is_empty() {
+        rep.code = EXIT_NEEDS_APPROVAL;
     }
     Ok(rep)
 }
@@ -431,6 +456,82 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("pass --profile"));
+    }
+
+    #[test]
+    fn dangerous_calls_are_held_back_and_check_exits_3() {
+        let p = fixture("fedora_ls_no-opt.json");
+        // Only a dangerous call is left: exit 3, nothing changed, a warning.
+        let o = [
+            obs("read", Action::Log, "ls"),
+            obs("ptrace", Action::Log, "gdb"),
+        ];
+        let rep = report(&args(&["--check"]), &p, "p.json", &o).unwrap();
+        assert_eq!(rep.code, EXIT_NEEDS_APPROVAL, "{}", rep.out);
+        assert!(rep.out.contains("no change suggested"), "{}", rep.out);
+        assert!(
+            rep.out
+                .contains("WARNING: 1 dangerous call(s) observed and NOT allowed: ptrace"),
+            "{}",
+            rep.out
+        );
+        // A change besides it: exit 1 (the ordinary change comes first).
+        let o2 = [
+            obs("getpid", Action::Log, "ls"),
+            obs("ptrace", Action::Log, "gdb"),
+        ];
+        let rep = report(&args(&["--check"]), &p, "p.json", &o2).unwrap();
+        assert_eq!(rep.code, 1);
+        assert!(rep.out.contains("+        \"getpid\""), "{}", rep.out);
+        assert!(!rep.out.contains("+        \"ptrace\""), "{}", rep.out);
+        // --allow ptrace: it is a change now.
+        let rep = report(&args(&["--check", "--allow", "ptrace"]), &p, "p.json", &o).unwrap();
+        assert_eq!(rep.code, 1);
+        assert!(rep.out.contains("+        \"ptrace\""), "{}", rep.out);
+        assert!(!rep.out.contains("WARNING"), "{}", rep.out);
+        let rep = report(&args(&["--check", "--allow-dangerous"]), &p, "p.json", &o).unwrap();
+        assert_eq!(rep.code, 1);
+    }
+
+    #[test]
+    fn enforce_of_a_complain_profile() {
+        let base = fixture("fedora_ls_no-opt_log-delta.json");
+        let c = rules::profile::complain(&base.profile).unwrap().profile;
+        let compact: serde_json::Value = serde_json::from_str(&c.to_json()).unwrap();
+        // As a runtime stores it: compact.
+        let loaded = parse_profile(&compact.to_string(), Path::new("profile-x.json")).unwrap();
+        let o = [
+            obs("getppid", Action::Log, "runc:[2:INIT]"),
+            obs("connect", Action::Log, "ls"),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("p.json");
+        let rep = report(
+            &args(&["--enforce", "-o", out.to_str().unwrap()]),
+            &loaded,
+            "profile-x.json",
+            &o,
+        )
+        .unwrap();
+        assert!(
+            rep.out
+                .contains("default action SCMP_ACT_LOG -> SCMP_ACT_ERRNO"),
+            "{}",
+            rep.out
+        );
+        let diff_long = rep.out.lines().filter(|l| l.len() > 200).count();
+        assert_eq!(
+            diff_long, 0,
+            "the diff of a compact profile is pretty: {}",
+            rep.out
+        );
+        let (_, text) = rep.file.unwrap();
+        let p = rules::profile::Profile::from_json(&text).unwrap();
+        assert_eq!(p.spec().default_action, "SCMP_ACT_ERRNO");
+        assert!(text.contains("\n  \"syscalls\": ["), "{text}");
+        assert!(p.spec().rules().iter().any(|r| r.action == "SCMP_ACT_ALLOW"
+            && r.has_name("getppid")
+            && r.has_name("connect")));
     }
 
     #[test]

@@ -206,6 +206,52 @@ impl From<DefaultAction> for GenerateDefault {
     }
 }
 
+/// `--allow-dangerous` and `--allow NAME`: which `@dangerous` calls (bpf, mount, ptrace,
+/// unshare, setns, keyctl, io_uring_*, ...) a command may allow. Without them such calls are
+/// listed with their evidence and a warning, never allowed.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct DangerousArgs {
+    /// Allow observed calls of the `@dangerous` group too (`seccomp-watch rules show`
+    /// lists it).
+    #[arg(long)]
+    pub allow_dangerous: bool,
+    /// Allow this `@dangerous` call when it was observed (repeat, or separate by commas).
+    #[arg(long = "allow", value_name = "NAME", value_delimiter = ',')]
+    pub allow: Vec<String>,
+}
+
+impl DangerousArgs {
+    /// The policy; an `--allow` name that is not in `@dangerous` is an error (a typo would
+    /// otherwise go unnoticed).
+    pub fn policy(&self) -> anyhow::Result<rules::suggest::DangerousPolicy> {
+        for n in &self.allow {
+            if !rules::suggest::is_dangerous_syscall(n) {
+                anyhow::bail!(
+                    "--allow {}: not a call of the @dangerous group (other calls need no --allow)",
+                    escape(n)
+                );
+            }
+        }
+        Ok(rules::suggest::DangerousPolicy {
+            all: self.allow_dangerous,
+            names: self.allow.iter().cloned().collect(),
+        })
+    }
+}
+
+/// The warning printed when `@dangerous` calls were held back (empty when none were).
+pub fn dangerous_warning(held: &std::collections::BTreeSet<&str>) -> String {
+    if held.is_empty() {
+        return String::new();
+    }
+    let names: Vec<String> = held.iter().map(|n| escape(n).into_owned()).collect();
+    format!(
+        "WARNING: {} dangerous call(s) observed and NOT allowed: {} (a container rarely needs them; they are used to escape containers). If the workload really needs one, pass --allow NAME (or --allow-dangerous).\n",
+        names.len(),
+        names.join(", ")
+    )
+}
+
 /// Parses a duration: a number and a unit `ms`, `s`, `m`, `h`, `d` or `w` (`90s`, `15m`,
 /// `2h`, `7d`); several may follow each other (`1h30m`).
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {

@@ -105,7 +105,10 @@ pub fn findings_text(findings: &[Finding]) -> String {
     for (kind, fs) in by_kind {
         let show_entries = matches!(
             kind,
-            FindingKind::Conditional | FindingKind::Blocked | FindingKind::NotExplained
+            FindingKind::Conditional
+                | FindingKind::Blocked
+                | FindingKind::NotExplained
+                | FindingKind::DeniedByEntry
         );
         let names: Vec<String> = fs
             .iter()

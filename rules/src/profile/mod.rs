@@ -3,8 +3,11 @@
 //! changes only the entries it edits), typed read-only views, and the Kubernetes Security
 //! Profiles Operator `SeccompProfile` YAML form.
 
+mod complain;
 mod cst;
 mod k8s;
+
+pub use complain::{complain, is_denying, Complained};
 
 pub use cst::SyntaxError;
 pub use k8s::{K8sMetadata, K8sSeccompProfile, SPO_API_VERSION, SPO_KIND};
@@ -431,6 +434,56 @@ impl Profile {
         }
         arr.remove(entry);
         self.refresh()
+    }
+
+    /// Sets `defaultAction` to `action` and removes `defaultErrnoRet` (it belongs to the old
+    /// action; an ERRNO default without it returns EPERM).
+    pub fn set_default_action(&mut self, action: &str) -> Result<(), ProfileError> {
+        let root = self
+            .doc
+            .root
+            .as_object_mut()
+            .ok_or_else(|| ProfileError::Invalid("top level is not an object".into()))?;
+        let node = root
+            .get_mut("defaultAction")
+            .ok_or_else(|| ProfileError::Invalid("no defaultAction".into()))?;
+        *node = Node::Scalar(Value::String(action.to_string()).to_string());
+        root.remove("defaultErrnoRet");
+        self.refresh()
+    }
+
+    /// Sets the `action` of syscalls entry `entry` and removes its `errnoRet` (it belongs to
+    /// the old action).
+    pub fn set_entry_action(&mut self, entry: usize, action: &str) -> Result<(), ProfileError> {
+        let obj = self.entry_object(entry)?;
+        let node = obj
+            .get_mut("action")
+            .ok_or_else(|| ProfileError::Invalid(format!("syscalls[{entry}] has no action")))?;
+        *node = Node::Scalar(Value::String(action.to_string()).to_string());
+        obj.remove("errnoRet");
+        self.refresh()
+    }
+
+    /// True when the profile is written on one line (as runtimes store the applied profile:
+    /// compact JSON), so that a diff of it would be one long line.
+    pub fn is_compact(&self) -> bool {
+        !self.doc.write().trim().contains('\n') && !self.spec.rules().is_empty()
+    }
+
+    /// The same profile pretty-printed (two spaces, members in their order, final newline).
+    pub fn pretty(&self) -> Profile {
+        let value = self.doc.root.to_value();
+        let doc = Document {
+            prefix: String::new(),
+            root: Node::render(&value, "  ", "\n", 0),
+            suffix: "\n".to_string(),
+        };
+        Profile {
+            doc,
+            spec: self.spec.clone(),
+            indent: "  ".to_string(),
+            newline: "\n".to_string(),
+        }
     }
 
     /// Inserts `rule` as syscalls entry `at` (at the end when `at` is past it).

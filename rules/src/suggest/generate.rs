@@ -2,7 +2,7 @@
 //! workload made, everything else to the default action.
 
 use super::arch;
-use super::{Evidence, Finding, FindingKind, Observation};
+use super::{DangerousPolicy, Evidence, Finding, FindingKind, Observation};
 use crate::profile::{Profile, ProfileSpec, SyscallRule};
 use parsers::Action;
 use std::collections::{BTreeMap, BTreeSet};
@@ -23,6 +23,8 @@ pub struct GenerateOptions {
     pub default_action: GenerateDefault,
     /// Calls seen fewer times than this are left out (and reported).
     pub min_count: u64,
+    /// Which `@dangerous` calls may be written (the others are reported, not written).
+    pub dangerous: DangerousPolicy,
 }
 
 impl Default for GenerateOptions {
@@ -30,6 +32,7 @@ impl Default for GenerateOptions {
         GenerateOptions {
             default_action: GenerateDefault::Errno,
             min_count: 1,
+            dangerous: DangerousPolicy::default(),
         }
     }
 }
@@ -39,7 +42,8 @@ impl Default for GenerateOptions {
 pub struct Generated {
     pub profile: Profile,
     /// Sorted by kind, then syscall: `UnknownSyscall`, `Blocked` (the call was blocked, not
-    /// logged: left out), `BelowMinCount`, `CompatOnly` (informational).
+    /// logged: left out), `BelowMinCount`, `Dangerous` (held back), `CompatOnly`
+    /// (informational).
     pub findings: Vec<Finding>,
 }
 
@@ -93,6 +97,9 @@ pub fn generate(observations: &[Observation], opts: &GenerateOptions) -> Generat
             }
         }
         match ran {
+            Some(e) if e.count >= opts.min_count && opts.dangerous.holds_back(name) => {
+                push(&mut findings, FindingKind::Dangerous, Some(e))
+            }
             Some(e) if e.count >= opts.min_count => names.push(name.to_string()),
             Some(e) => push(&mut findings, FindingKind::BelowMinCount, Some(e)),
             None => {}

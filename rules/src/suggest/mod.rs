@@ -108,6 +108,13 @@ pub enum FindingKind {
     AllowedFromLogEntry,
     /// Reached `defaultAction: SCMP_ACT_LOG` (listed nowhere): added to the allow entry.
     AllowedFromDefault,
+    /// Observed (under another profile, e.g. its complain-mode copy), listed nowhere in this
+    /// profile, whose default action denies it: what the workload needs, added to the allow
+    /// entry.
+    AllowedFromDenied,
+    /// In `@dangerous`: would be allowed, but is held back without `--allow-dangerous` or
+    /// `--allow NAME` (a LOG entry naming it is kept).
+    Dangerous,
     /// In an unconditional `SCMP_ACT_LOG` entry, never observed: kept (no `tighten`).
     UnusedInLogEntry,
     /// In an unconditional `SCMP_ACT_LOG` entry, never observed: removed (`tighten`), so it
@@ -120,6 +127,9 @@ pub enum FindingKind {
     Blocked,
     /// Already allowed unconditionally: nothing to do.
     AlreadyAllowed,
+    /// Observed, but an unconditional entry of this profile denies it (errno, kill, trap):
+    /// a deliberate choice, not allowed automatically.
+    DeniedByEntry,
     /// Logged, but this profile would not log it (another profile produced the events?).
     NotExplained,
     /// Seen on an arch the profile does not cover: not used for changes.
@@ -138,11 +148,20 @@ impl FindingKind {
         match self {
             FindingKind::AllowedFromLogEntry => "logged by a LOG entry and observed: now allowed",
             FindingKind::AllowedFromDefault => "reached the LOG default action: now allowed",
+            FindingKind::AllowedFromDenied => {
+                "observed, and this profile's default action would deny it: now allowed"
+            }
+            FindingKind::Dangerous => {
+                "DANGEROUS (@dangerous): held back, allow with --allow-dangerous or --allow NAME"
+            }
             FindingKind::UnusedInLogEntry => "in a LOG entry but never observed (kept)",
             FindingKind::RemovedUnused => "in a LOG entry but never observed: removed",
             FindingKind::Conditional => "conditional entry (args/includes/excludes), not changed",
             FindingKind::Blocked => "blocked by the profile (not allowed automatically)",
             FindingKind::AlreadyAllowed => "already allowed",
+            FindingKind::DeniedByEntry => {
+                "observed, but an entry of this profile denies it (not allowed automatically)"
+            }
             FindingKind::NotExplained => "logged, but this profile would not log it",
             FindingKind::ArchNotCovered => "seen on an arch the profile does not cover",
             FindingKind::CompatOnly => "seen only as a compat (32-bit) call",
@@ -162,6 +181,27 @@ pub struct Finding {
     pub evidence: Option<Evidence>,
 }
 
+/// Which `@dangerous` calls may be allowed (see [`FindingKind::Dangerous`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DangerousPolicy {
+    /// Every one of them (`--allow-dangerous`).
+    pub all: bool,
+    /// These (`--allow NAME`).
+    pub names: BTreeSet<String>,
+}
+
+impl DangerousPolicy {
+    /// True when `syscall` is in `@dangerous` and not permitted by this policy.
+    pub fn holds_back(&self, syscall: &str) -> bool {
+        !self.all && is_dangerous_syscall(syscall) && !self.names.contains(syscall)
+    }
+}
+
+/// True when `syscall` is in the built-in `@dangerous` group.
+pub fn is_dangerous_syscall(syscall: &str) -> bool {
+    crate::engine::syscalls::builtin_group("dangerous").is_some_and(|g| g.contains(&syscall))
+}
+
 /// Options of [`suggest`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SuggestOptions {
@@ -169,6 +209,11 @@ pub struct SuggestOptions {
     pub min_count: u64,
     /// Remove never-observed names from `SCMP_ACT_LOG` entries.
     pub tighten: bool,
+    /// Write the result with a denying default: `SCMP_ACT_LOG` becomes `SCMP_ACT_ERRNO`
+    /// (EPERM); any other default action is kept.
+    pub enforce: bool,
+    /// Which `@dangerous` calls may be allowed.
+    pub dangerous: DangerousPolicy,
 }
 
 impl Default for SuggestOptions {
@@ -176,6 +221,8 @@ impl Default for SuggestOptions {
         SuggestOptions {
             min_count: 1,
             tighten: false,
+            enforce: false,
+            dangerous: DangerousPolicy::default(),
         }
     }
 }
@@ -183,6 +230,7 @@ impl Default for SuggestOptions {
 /// The result of [`suggest`]: the input profile, the suggested one, and the findings.
 #[derive(Debug, Clone)]
 pub struct Suggestion {
+    /// The input profile (pretty-printed when it came compact, as runtimes store it).
     pub original: Profile,
     pub profile: Profile,
     /// Sorted by kind, then syscall.
@@ -205,16 +253,26 @@ impl Suggestion {
         self.findings.iter().filter(move |f| f.kind == kind)
     }
 
-    /// The names the suggestion allows (moved from LOG entries or from the LOG default).
+    /// The names the suggestion allows (moved from LOG entries, from the LOG default, or
+    /// from the denying default).
     pub fn newly_allowed(&self) -> BTreeSet<&str> {
         self.findings
             .iter()
             .filter(|f| {
                 matches!(
                     f.kind,
-                    FindingKind::AllowedFromLogEntry | FindingKind::AllowedFromDefault
+                    FindingKind::AllowedFromLogEntry
+                        | FindingKind::AllowedFromDefault
+                        | FindingKind::AllowedFromDenied
                 )
             })
+            .map(|f| f.syscall.as_str())
+            .collect()
+    }
+
+    /// The `@dangerous` calls held back (they need `--allow-dangerous` or `--allow NAME`).
+    pub fn held_back(&self) -> BTreeSet<&str> {
+        self.of_kind(FindingKind::Dangerous)
             .map(|f| f.syscall.as_str())
             .collect()
     }
@@ -258,6 +316,7 @@ pub fn suggest(
     let spec = profile.spec();
     let rules = spec.rules();
     let default_action = spec.parsed_default_action();
+    let default_denies = default_action.is_some_and(crate::profile::is_denying);
     let covered = spec.covered_arches();
     let is_covered = |o: &Observation| {
         if covered.is_empty() {
@@ -304,6 +363,7 @@ pub fn suggest(
     };
     let mut to_allow: BTreeSet<String> = BTreeSet::new();
     let mut from_log: BTreeSet<String> = BTreeSet::new();
+    let holds_back = |name: &str| opts.dangerous.holds_back(name);
 
     for (&name, obs) in &by_name {
         if is_number(name) {
@@ -345,6 +405,19 @@ pub fn suggest(
         let log_entries = entries_where(name, &|r| r.is_unconditional(Action::Log));
         let conditional = entries_where(name, &SyscallRule::is_conditional);
         let allowed = entries_where(name, &|r| r.is_unconditional(Action::Allow));
+        let denied = entries_where(name, &|r| {
+            !r.is_conditional() && r.parsed_action().is_some_and(crate::profile::is_denying)
+        });
+        // Would be allowed; a dangerous call needs the user's word.
+        let would_allow = log_entries.is_empty()
+            && conditional.is_empty()
+            && allowed.is_empty()
+            && named.is_empty()
+            && (default_action == Some(Action::Log) || default_denies);
+        if (!log_entries.is_empty() || would_allow) && holds_back(name) {
+            finding(FindingKind::Dangerous, name, named, Some(ev));
+            continue;
+        }
         if !log_entries.is_empty() {
             to_allow.insert(name.to_string());
             from_log.insert(name.to_string());
@@ -361,11 +434,20 @@ pub fn suggest(
             finding(FindingKind::Conditional, name, conditional, Some(ev));
         } else if !allowed.is_empty() {
             finding(FindingKind::AlreadyAllowed, name, allowed, Some(ev));
-        } else if !named.is_empty() || default_action != Some(Action::Log) {
+        } else if !denied.is_empty() {
+            finding(FindingKind::DeniedByEntry, name, denied, Some(ev));
+        } else if !named.is_empty() {
             finding(FindingKind::NotExplained, name, named, Some(ev));
-        } else {
+        } else if default_action == Some(Action::Log) {
             to_allow.insert(name.to_string());
             finding(FindingKind::AllowedFromDefault, name, vec![], Some(ev));
+        } else if default_denies {
+            to_allow.insert(name.to_string());
+            finding(FindingKind::AllowedFromDenied, name, vec![], Some(ev));
+        } else if default_action == Some(Action::Allow) {
+            finding(FindingKind::AlreadyAllowed, name, vec![], Some(ev));
+        } else {
+            finding(FindingKind::NotExplained, name, vec![], Some(ev));
         }
     }
 
@@ -393,9 +475,17 @@ pub fn suggest(
         finding(unused_kind, n, entries.clone(), None);
     }
 
+    // A compact profile (as a runtime stores it) is pretty-printed first: the diff then
+    // shows entries, not one long line.
+    let base = if profile.is_compact() {
+        profile.pretty()
+    } else {
+        profile.clone()
+    };
+
     // Edits: append to the allow entry, strip the LOG entries (last first, so that removing
     // an emptied entry does not shift the ones still to do), then create the allow entry.
-    let mut out = profile.clone();
+    let mut out = base.clone();
     let target = allow_target(rules);
     let new_names: Vec<String> = match target {
         Some(t) => to_allow
@@ -436,9 +526,13 @@ pub fn suggest(
         out.insert_entry(at, &SyscallRule::new(new_names, "SCMP_ACT_ALLOW"))?;
     }
 
+    if opts.enforce && default_action == Some(Action::Log) {
+        out.set_default_action("SCMP_ACT_ERRNO")?;
+    }
+
     findings.sort_by(|a, b| (a.kind, &a.syscall).cmp(&(b.kind, &b.syscall)));
     Ok(Suggestion {
-        original: profile.clone(),
+        original: base,
         profile: out,
         findings,
     })

@@ -173,15 +173,42 @@ fn default_log_calls_are_added_to_the_allow_entry() {
         obs("SCMP_ARCH_X86_64", "mount", false, Action::Log, 1),
         log64("335"),
     ];
+    // mount and pivot_root are @dangerous: held back by default.
+    let s = suggest(&p(DEFAULT_LOG), &observations, &SuggestOptions::default()).unwrap();
+    assert_eq!(
+        kinds(&s, FindingKind::AllowedFromDefault),
+        ["_llseek", "close", "openat"]
+    );
+    assert_eq!(kinds(&s, FindingKind::Dangerous), ["mount", "pivot_root"]);
+    assert_eq!(s.held_back(), ["mount", "pivot_root"].into());
+    assert!(!allow_set(&s.profile).contains("mount"));
+    // --allow NAME lets one through.
+    let one = SuggestOptions {
+        dangerous: DangerousPolicy {
+            all: false,
+            names: ["pivot_root".to_string()].into(),
+        },
+        ..SuggestOptions::default()
+    };
+    let s = suggest(&p(DEFAULT_LOG), &observations, &one).unwrap();
+    assert_eq!(kinds(&s, FindingKind::Dangerous), ["mount"]);
+    assert!(allow_set(&s.profile).contains("pivot_root"));
+
     let opts = SuggestOptions {
         min_count: 1,
         tighten: false,
+        dangerous: DangerousPolicy {
+            all: true,
+            names: BTreeSet::new(),
+        },
+        ..SuggestOptions::default()
     };
     let s = suggest(&p(DEFAULT_LOG), &observations, &opts).unwrap();
     assert_eq!(
         kinds(&s, FindingKind::AllowedFromDefault),
         ["_llseek", "close", "mount", "openat", "pivot_root"]
     );
+    assert!(s.held_back().is_empty());
     assert_eq!(kinds(&s, FindingKind::AlreadyAllowed), ["read"]);
     assert_eq!(kinds(&s, FindingKind::Blocked), ["reboot"]);
     let blocked = s.of_kind(FindingKind::Blocked).next().unwrap();
@@ -221,7 +248,7 @@ fn default_log_calls_are_added_to_the_allow_entry() {
     // min_count: `mount` and `_llseek` were seen once.
     let opts = SuggestOptions {
         min_count: 2,
-        tighten: false,
+        ..opts
     };
     let s = suggest(&p(DEFAULT_LOG), &observations, &opts).unwrap();
     assert_eq!(kinds(&s, FindingKind::BelowMinCount), ["_llseek", "mount"]);
@@ -235,11 +262,10 @@ fn default_log_calls_are_added_to_the_allow_entry() {
 fn conditional_entries_are_never_rewritten() {
     let docker = p(DOCKER);
     let observations = [
-        log64("clone"),        // only in args-conditional entries
-        log64("personality"),  // only in args-conditional entries
-        log64("syslog"),       // only in a caps-conditional entry
-        log64("read"),         // allowed
-        log64("made_up_call"), // listed nowhere, default is errno
+        log64("clone"),       // only in args-conditional entries
+        log64("personality"), // only in args-conditional entries
+        log64("syslog"),      // only in a caps-conditional entry
+        log64("read"),        // allowed
         obs("SCMP_ARCH_X86_64", "reboot", false, Action::Errno, 1),
     ];
     let s = suggest(&docker, &observations, &SuggestOptions::default()).unwrap();
@@ -259,8 +285,110 @@ fn conditional_entries_are_never_rewritten() {
     }
     assert_eq!(clone.evidence.as_ref().unwrap().count, 3);
     assert_eq!(kinds(&s, FindingKind::AlreadyAllowed), ["read"]);
-    assert_eq!(kinds(&s, FindingKind::NotExplained), ["made_up_call"]);
     assert_eq!(kinds(&s, FindingKind::Blocked), ["reboot"]);
+}
+
+/// What runc's init calls after the filter is loaded (crun does not), as seen here.
+const RUNC_INIT: [&str; 12] = [
+    "capget",
+    "epoll_ctl",
+    "faccessat2",
+    "fcntl",
+    "fstat",
+    "futex",
+    "getcwd",
+    "getpid",
+    "getppid",
+    "setgid",
+    "setgroups",
+    "setuid",
+];
+
+#[test]
+fn calls_observed_under_the_complain_copy_are_allowed_in_the_target() {
+    // The article's loop: the target denies by default; the evidence comes from its
+    // complain-mode copy (everything LOG). Calls the target lists nowhere are what the
+    // workload needs: allowed. Calls it denies by an entry are left as they are.
+    let target_text = NO_OPT.replacen(
+        "\"syscalls\": [",
+        "\"syscalls\": [\n    {\"names\": [\"sync\"], \"action\": \"SCMP_ACT_ERRNO\"},",
+        1,
+    );
+    let target = p(&target_text);
+    let mut observations: Vec<Observation> = RUNC_INIT.iter().map(|c| log64(c)).collect();
+    observations.push(log64("read")); // already allowed
+    observations.push(log64("sync")); // denied by an entry
+    observations.push(log64("ptrace")); // dangerous
+    let s = suggest(&target, &observations, &SuggestOptions::default()).unwrap();
+    let want: Vec<&str> = RUNC_INIT.to_vec();
+    assert_eq!(kinds(&s, FindingKind::AllowedFromDenied), want);
+    assert_eq!(kinds(&s, FindingKind::DeniedByEntry), ["sync"]);
+    assert_eq!(kinds(&s, FindingKind::Dangerous), ["ptrace"]);
+    assert_eq!(kinds(&s, FindingKind::AlreadyAllowed), ["read"]);
+    assert!(kinds(&s, FindingKind::NotExplained).is_empty());
+    let allowed = allow_set(&s.profile);
+    for c in RUNC_INIT {
+        assert!(allowed.contains(c), "{c}");
+    }
+    assert!(!allowed.contains("sync") && !allowed.contains("ptrace"));
+    assert_eq!(s.profile.spec().default_action, "SCMP_ACT_ERRNO");
+    // Only the allow entry changed.
+    assert_eq!(s.profile.entry_value(0), target.entry_value(0));
+    assert_eq!(s.profile.spec().rules().len(), target.spec().rules().len());
+    // Run again on its own output: nothing more to allow, only the dangerous call remains.
+    let again = suggest(&s.profile, &observations, &SuggestOptions::default()).unwrap();
+    assert!(!again.changed());
+    assert_eq!(again.held_back(), ["ptrace"].into());
+}
+
+#[test]
+fn enforce_turns_a_log_default_into_errno() {
+    let complained = crate::profile::complain(&p(LOG_DELTA)).unwrap().profile;
+    assert_eq!(complained.spec().default_action, "SCMP_ACT_LOG");
+    let mut observations: Vec<Observation> = RUNC_INIT.iter().map(|c| log64(c)).collect();
+    observations.push(log64("connect"));
+    let opts = SuggestOptions {
+        enforce: true,
+        ..SuggestOptions::default()
+    };
+    let s = suggest(&complained, &observations, &opts).unwrap();
+    assert_eq!(s.profile.spec().default_action, "SCMP_ACT_ERRNO");
+    // futex is one of the log-delta's LOG entries.
+    let from_default: Vec<&str> = RUNC_INIT.into_iter().filter(|c| *c != "futex").collect();
+    assert_eq!(kinds(&s, FindingKind::AllowedFromDefault), from_default);
+    assert_eq!(
+        kinds(&s, FindingKind::AllowedFromLogEntry),
+        ["connect", "futex"]
+    );
+    // Without --enforce the LOG default stays.
+    let s = suggest(&complained, &observations, &SuggestOptions::default()).unwrap();
+    assert_eq!(s.profile.spec().default_action, "SCMP_ACT_LOG");
+    // A denying default is kept as it is.
+    let s = suggest(&p(NO_OPT), &observations, &opts).unwrap();
+    assert_eq!(s.profile.spec().default_action, "SCMP_ACT_ERRNO");
+    // An allow default is not turned into a denying one (there is no evidence of what
+    // such a profile lets through).
+    let allow = p(r#"{"defaultAction": "SCMP_ACT_ALLOW"}"#);
+    let s = suggest(&allow, &observations, &opts).unwrap();
+    assert_eq!(s.profile.spec().default_action, "SCMP_ACT_ALLOW");
+    assert!(!s.changed());
+}
+
+#[test]
+fn compact_profiles_from_runtimes_are_diffed_pretty() {
+    let value: serde_json::Value = serde_json::from_str(LOG_DELTA).unwrap();
+    let compact = serde_json::to_string(&value).unwrap();
+    let s = suggest(
+        &p(&compact),
+        &[log64("connect")],
+        &SuggestOptions::default(),
+    )
+    .unwrap();
+    assert!(!s.original.is_compact() && !s.profile.is_compact());
+    assert_eq!(s.original.to_value(), value);
+    let diff = s.diff("p.json");
+    assert!(diff.lines().all(|l| l.len() < 120), "{diff}");
+    assert!(diff.contains("+        \"connect\""), "{diff}");
 }
 
 #[test]
@@ -456,6 +584,7 @@ fn generate_least_privilege() {
         &GenerateOptions {
             default_action: GenerateDefault::Log,
             min_count: 2,
+            ..GenerateOptions::default()
         },
     );
     assert_eq!(g.profile.spec().default_action, "SCMP_ACT_LOG");
@@ -482,7 +611,29 @@ fn generate_least_privilege() {
 fn generate_from_the_article_calls() {
     let lisa = p(LISA);
     let observations: Vec<Observation> = allow_set(&lisa).iter().map(|n| log64(n)).collect();
+    // The article's runtime (crun) needs mount, umount2 and pivot_root after the filter is
+    // loaded: @dangerous calls, written only when the user says so.
     let g = generate(&observations, &GenerateOptions::default());
+    let held: Vec<&str> = g
+        .findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::Dangerous)
+        .map(|f| f.syscall.as_str())
+        .collect();
+    assert_eq!(held, ["mount", "pivot_root", "umount2"]);
+    let mut want = allow_set(&lisa);
+    for h in &held {
+        want.remove(*h);
+    }
+    assert_eq!(allow_set(&g.profile), want);
+    let all = GenerateOptions {
+        dangerous: DangerousPolicy {
+            all: true,
+            names: BTreeSet::new(),
+        },
+        ..GenerateOptions::default()
+    };
+    let g = generate(&observations, &all);
     assert_eq!(allow_set(&g.profile), allow_set(&lisa));
 }
 
