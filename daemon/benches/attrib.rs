@@ -105,6 +105,8 @@ fn fake(first_pid: u32, pids: u32, containers: usize) -> Fake {
         docker_root: d.join("none"),
         podman_root: d.join("none"),
         crio_root: d.join("none"),
+        podman_db: d.join("none"),
+        containerd_db: d.join("none"),
         proc_root: d.join("proc"),
         ..AttributionConfig::default()
     };

@@ -142,9 +142,21 @@ pub struct AttributionConfig {
     /// Where runtimes keep their state (OCI state and config files).
     pub runc_roots: Vec<PathBuf>,
     pub containerd_root: PathBuf,
+    /// containerd's metadata database (read-only): images and labels of `ctr`/nerdctl
+    /// containers.
+    pub containerd_db: PathBuf,
     pub docker_root: PathBuf,
     pub podman_root: PathBuf,
     pub crio_root: PathBuf,
+    /// libpod's state database (Podman's container labels and pod names).
+    pub podman_db: PathBuf,
+    /// Where a rootless Podman user's container state is: `{home}` (from /etc/passwd) and
+    /// `{uid}` are replaced; each is a `overlay-containers` directory, whose files must be
+    /// owned by that user.
+    pub rootless_podman_roots: Vec<String>,
+    /// How containers outside Kubernetes and compose are keyed: `image` (the image
+    /// repository, so that every run of an image is one workload) or `name`.
+    pub container_workload: parsers::workload::ContainerKeying,
     /// Root of /proc (tests may point it elsewhere).
     pub proc_root: PathBuf,
 }
@@ -161,9 +173,16 @@ impl Default for AttributionConfig {
                 "/run/crun".into(),
             ],
             containerd_root: "/run/containerd/io.containerd.runtime.v2.task".into(),
+            containerd_db: "/var/lib/containerd/io.containerd.metadata.v1.bolt/meta.db".into(),
             docker_root: "/var/lib/docker/containers".into(),
             podman_root: "/run/containers/storage/overlay-containers".into(),
             crio_root: "/var/lib/containers/storage/overlay-containers".into(),
+            podman_db: "/var/lib/containers/storage/libpod/bolt_state.db".into(),
+            rootless_podman_roots: vec![
+                "{home}/.local/share/containers/storage/overlay-containers".into(),
+                "/run/user/{uid}/containers/overlay-containers".into(),
+            ],
+            container_workload: parsers::workload::ContainerKeying::Image,
             proc_root: "/proc".into(),
         }
     }

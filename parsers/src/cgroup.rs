@@ -11,7 +11,7 @@
 //! | --- | --- |
 //! | `docker/<id>`, `docker-<id>.scope`, `ecs/<task>/<id>` | docker |
 //! | `libpod-<id>[.scope]`, `libpod-payload-<id>` (quadlet `--cgroups=split`) | podman |
-//! | `cri-containerd-<id>[.scope]`, `default/<id>` at the root (containerd's own default `/<namespace>/<id>`, as used by `ctr` and cgroupfs nerdctl) | containerd |
+//! | `cri-containerd-<id>[.scope]`, `<namespace>/<id>` at the root (containerd's own default `/<namespace>/<id>`, as used by `ctr` and cgroupfs nerdctl; any containerd namespace name but the other shapes' first components) | containerd |
 //! | `crio-<id>[.scope]` | cri-o |
 //! | `nerdctl-<id>.scope` (nerdctl's systemd driver) | nerdctl |
 //! | a bare `<id>` directly under a kubepods `pod<uid>` cgroup (cgroupfs driver: containerd and cri-dockerd look the same) | cri |
@@ -57,10 +57,14 @@
 //! A monitor keeps its unit (e.g. `libpod-conmon-<id>.scope`). A container has no unit.
 //!
 //! Not recognised (container `None`, path kept): docker or nerdctl with a custom cgroupfs
-//! `--cgroup-parent`, other containerd namespaces than `default`, libvirt/qemu `machine-*.scope`
+//! `--cgroup-parent` (but a kubelet-shaped `/kubepods/<qos>/pod<uid>` one is), libvirt/qemu `machine-*.scope`
 //! (a unit), quadlet's `runtime` sub-cgroup (conmon, but the path does not say so).
 //! Podman pods (`machine-libpod_pod_<id>.slice`) are not Kubernetes pods: no `pod_uid`.
 //! Paths read inside a cgroup namespace may start with `/..`; leading `..` are skipped.
+//!
+//! A shape is only what the path says: any process allowed to create cgroups can name one
+//! `docker-<id>.scope`. The attribution layer trusts it only when the runtime's own state
+//! for the id names this cgroup (`daemon/src/attrib/runtime.rs`).
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -500,7 +504,7 @@ fn recognise(comps: &[&str], i: usize, kube: &Kube) -> Option<Hit> {
         "lxc" | "lxc.payload" => hit(Runtime::Lxc, Some(next.to_string()), false, i + 1),
         "lxc.monitor" => hit(Runtime::Lxc, Some(next.to_string()), true, i + 1),
         "libpod_parent" if next == "conmon" => hit(Runtime::Podman, None, true, i + 1),
-        "default" if i == 0 && is_id(next) => {
+        ns if i == 0 && is_id(next) && containerd_namespace(ns) => {
             hit(Runtime::Containerd, Some(next.to_string()), false, i + 1)
         }
         _ => None,
@@ -586,6 +590,46 @@ fn classify_at(path: &str, depth: usize) -> CgroupAttribution {
         (_, q) => q,
     };
     out
+}
+
+/// A containerd namespace name (`[A-Za-z0-9]+` joined by `.`, `_`, `-`) that is no other
+/// shape's first component and no systemd unit or slice.
+fn containerd_namespace(ns: &str) -> bool {
+    let ok_chars = !ns.is_empty()
+        && ns.len() <= 76
+        && ns
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        && ns.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && ns.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric());
+    ok_chars
+        && !is_unit(ns)
+        && !ns.ends_with(".slice")
+        && !matches!(
+            ns,
+            "docker" | "ecs" | "lxc" | "kubepods" | "libpod_parent" | "machine"
+        )
+}
+
+/// The innermost systemd unit named on `path` (`.service`, `.scope`, ...), if any.
+pub fn unit_of_path(path: &str) -> Option<String> {
+    components(path)
+        .filter(|c| is_unit(c))
+        .last()
+        .map(str::to_string)
+}
+
+/// The uid of the outermost `user@UID.service` on `path` (a user's own systemd manager,
+/// whose cgroup subtree that user may write to), if any.
+pub fn user_manager_of_path(path: &str) -> Option<u32> {
+    components(path).find_map(user_manager_uid)
+}
+
+/// The part of `path` below its `user@UID.service` component (starting with `/`).
+pub fn below_user_manager(path: &str) -> Option<String> {
+    let comps: Vec<&str> = components(path).collect();
+    let at = comps.iter().position(|c| user_manager_uid(c).is_some())?;
+    Some(format!("/{}", comps[at + 1..].join("/")))
 }
 
 /// `slice:prefix:name` with a `.slice` first part: the slice and `prefix-name.scope`.

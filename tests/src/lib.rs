@@ -2,6 +2,7 @@
 //! binary, the compiled `seccomp-demo` test program, and small waiting utilities; the
 //! Debian package of this build ([`package::deb`]).
 
+pub mod engines;
 pub mod package;
 pub mod runc;
 pub mod world;

@@ -72,7 +72,10 @@ fn attribution_config(runc_roots: Vec<std::path::PathBuf>, tmp: &Path) -> Attrib
         docker_root: tmp.join("docker"),
         podman_root: tmp.join("podman"),
         crio_root: tmp.join("crio"),
+        podman_db: tmp.join("podman.db"),
+        containerd_db: tmp.join("meta.db"),
         proc_root: "/proc".into(),
+        ..AttributionConfig::default()
     }
 }
 
@@ -450,7 +453,7 @@ fn docker_and_podman_shapes() {
             (c.name.as_deref(), c.image.as_deref()),
             (Some("web"), Some("nginx:1.25"))
         );
-        assert_eq!(i.attribution.workload, "docker:web");
+        assert_eq!(i.attribution.workload, "docker:nginx");
         assert_eq!(i.attribution.profile_hash.as_deref(), Some(dhash.as_str()));
     }
     for i in pitems {

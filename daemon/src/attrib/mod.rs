@@ -42,6 +42,7 @@
 //! `connector_lag_*`: well under a millisecond on an idle host; the listener runs at nice
 //! -10).
 
+pub mod bolt;
 pub mod connector;
 pub mod mcs;
 pub mod procfs;
@@ -54,8 +55,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
+use parsers::cgroup::{below_user_manager, unit_of_path, user_manager_of_path};
 use parsers::cgroup::{parse_proc_cgroup, CgroupAttribution};
-use parsers::workload::{workload_key, Attribution, ContainerInfo};
+use parsers::workload::{
+    container_workload_key, user_unit_key, workload_key, Attribution, ContainerInfo,
+    ContainerKeying, WorkloadHints,
+};
 use parsers::Event;
 
 use crate::config::AttributionConfig;
@@ -305,6 +310,8 @@ pub struct Attributor {
     local_nodes: Option<HashSet<String>>,
     /// Foreign node names already warned about.
     warned_nodes: HashSet<String>,
+    /// Unconfirmed container cgroups already warned about.
+    warned_cgroups: HashSet<String>,
 }
 
 impl Attributor {
@@ -344,6 +351,7 @@ impl Attributor {
             last_sweep: now_ms(),
             local_nodes: None,
             warned_nodes: HashSet::new(),
+            warned_cgroups: HashSet::new(),
         }
     }
 
@@ -611,50 +619,107 @@ impl Attributor {
     /// The attribution of a process in cgroup `cg`.
     fn build(&mut self, cg: &Arc<CgroupAttribution>, exe: Option<&str>) -> Attribution {
         let Some(c) = &cg.container else {
-            return Attribution {
-                container: None,
-                unit: cg.unit.clone(),
-                workload: workload_key(None, cg.unit.as_deref(), exe),
-                attributed: true,
-                profile_hash: None,
-            };
+            return host_attribution(cg, exe);
+        };
+        use parsers::cgroup::Runtime;
+        // A container shape below a user's own systemd manager is in a subtree that user
+        // may write to: it can only be that user's rootless Podman, from that user's state.
+        let rootless = user_manager_of_path(&cg.path);
+        if rootless.is_some() && c.runtime != Runtime::Podman {
+            return self.unconfirmed(cg, c, exe);
+        }
+        let key = match rootless {
+            Some(u) => format!("{u}/{}", c.id),
+            None => c.id.clone(),
         };
         // Known with metadata: nothing to look up. Otherwise (new, or metadata missing so
         // far) ask the metadata cache, which reads the runtimes' files at most once per
         // backoff period.
-        let fresh = self.built.get(&c.id).is_some_and(|b| b.meta.is_some());
+        let fresh = self.built.get(&key).is_some_and(|b| b.meta.is_some());
         if !fresh {
-            let named = matches!(
-                c.runtime,
-                parsers::cgroup::Runtime::Lxc | parsers::cgroup::Runtime::Nspawn
-            );
-            let meta = if named { None } else { self.meta.get(&c.id) };
-            let changed = match self.built.get(&c.id) {
+            let named = matches!(c.runtime, Runtime::Lxc | Runtime::Nspawn);
+            let meta = if named {
+                None
+            } else {
+                self.meta.get_for(rootless, &c.id)
+            };
+            let changed = match self.built.get(&key) {
                 Some(b) => meta.is_some() || b.meta.is_some(),
                 None => true,
             };
             if changed {
-                let b = build_container(cg, c, meta);
-                if let Some(p) = &b.profile {
-                    if self.emitted.insert(p.hash.clone()) {
-                        self.new_profiles.push((**p).clone());
-                    }
-                }
+                let b = build_container(cg, c, meta, self.cfg.container_workload);
                 if self.built.len() >= 4096 {
                     self.built.clear();
                 }
-                self.built.insert(c.id.clone(), b);
+                self.built.insert(key.clone(), b);
             }
         }
-        let Some(b) = self.built.get(&c.id) else {
+        let Some(b) = self.built.get(&key) else {
             return Attribution::unattributed(exe);
         };
+        // Trust: the runtime's state must name this cgroup (LXC and nspawn have no state
+        // read here; their shapes are trusted outside users' subtrees).
+        let confirmed = match (&b.meta, c.runtime) {
+            (_, Runtime::Lxc | Runtime::Nspawn) => rootless.is_none(),
+            (None, _) => false,
+            (Some(m), _) => match rootless {
+                None => m.confirms(&cg.path),
+                Some(_) => below_user_manager(&cg.path).is_some_and(|p| m.confirms(&p)),
+            },
+        };
+        if !confirmed {
+            return self.unconfirmed(cg, c, exe);
+        }
+        if rootless.is_some() && self.meta.get(&c.id).is_some() {
+            // The id of a rootful runtime's container: never shared with a user's one.
+            return self.unconfirmed(cg, c, exe);
+        }
+        let Some(b) = self.built.get(&key) else {
+            return Attribution::unattributed(exe);
+        };
+        if let Some(p) = &b.profile {
+            if self.emitted.insert(p.hash.clone()) {
+                self.new_profiles.push((**p).clone());
+            }
+        }
         Attribution {
             container: Some(b.info.clone()),
             unit: None,
             workload: b.workload.clone(),
             attributed: true,
             profile_hash: b.profile.as_ref().map(|p| p.hash.clone()),
+        }
+    }
+
+    /// The attribution of a process in a container-shaped cgroup that the runtime's state
+    /// does not confirm: not that container; its unit (or executable), and a warning once.
+    fn unconfirmed(
+        &mut self,
+        cg: &CgroupAttribution,
+        c: &parsers::cgroup::ContainerRef,
+        exe: Option<&str>,
+    ) -> Attribution {
+        if self.warned_cgroups.len() < 1024 && self.warned_cgroups.insert(cg.path.clone()) {
+            tracing::warn!(
+                "cgroup {} looks like {} container {} but {}'s state does not name this cgroup: not attributed to it",
+                parsers::escape::escape(&cg.path),
+                c.runtime,
+                parsers::escape::escape(&c.id),
+                c.runtime
+            );
+        }
+        let unit = unit_of_path(&cg.path);
+        let workload = match (user_manager_of_path(&cg.path), unit.as_deref()) {
+            (Some(uid), Some(u)) => user_unit_key(uid, u),
+            (_, u) => workload_key(None, u, exe),
+        };
+        Attribution {
+            container: None,
+            unit,
+            workload,
+            attributed: true,
+            profile_hash: None,
         }
     }
 
@@ -721,11 +786,28 @@ fn local_node_names() -> HashSet<String> {
     names
 }
 
+/// The attribution of a process in no container: its unit (a user manager's unit keyed
+/// with its user), else its executable.
+fn host_attribution(cg: &CgroupAttribution, exe: Option<&str>) -> Attribution {
+    let workload = match (cg.unit.as_deref(), cg.uid) {
+        (Some(u), Some(uid)) if cg.in_user_manager() => user_unit_key(uid, u),
+        (u, _) => workload_key(None, u, exe),
+    };
+    Attribution {
+        container: None,
+        unit: cg.unit.clone(),
+        workload,
+        attributed: true,
+        profile_hash: None,
+    }
+}
+
 /// The container's attribution from its cgroup and metadata.
 fn build_container(
     cg: &CgroupAttribution,
     c: &parsers::cgroup::ContainerRef,
     meta: Option<Arc<ContainerMeta>>,
+    keying: ContainerKeying,
 ) -> Built {
     use parsers::cgroup::Runtime;
     let m = meta.as_deref();
@@ -748,7 +830,11 @@ fn build_container(
             .and_then(|m| m.pod_uid.clone())
             .or_else(|| cg.pod_uid.clone()),
     };
-    let workload = workload_key(Some(&info), None, None);
+    let hints = WorkloadHints {
+        compose: m.and_then(|m| m.compose.clone()),
+        rootless_uid: m.and_then(|m| m.rootless_uid),
+    };
+    let workload = container_workload_key(&info, &hints, keying);
     Built {
         profile: m.and_then(|m| m.profile.clone()),
         meta,

@@ -13,6 +13,25 @@
 //! | `<docker_root>/<id>/config.v2.json` | Docker's `Name`, `Config.Image`, `Config.Labels` (cri-dockerd's Kubernetes labels) |
 //! | `containers.json` in the Podman and CRI-O roots (containers/storage) | names, `image-name`, `pod-name` |
 //!
+//! | `<docker_root>/../image/<driver>/imagedb/content/sha256/<hex>` | the labels of the container's image |
+//! | `<podman_root>/../libpod/bolt_state.db` (libpod's state, read-only; see [`super::bolt`]) | Podman's container labels and pod names |
+//!
+//! # Trust
+//!
+//! A container-shaped cgroup is a container of a rootful runtime only when that runtime's
+//! state for the id names the cgroup ([`ContainerMeta::confirms`]): the OCI config's
+//! `linux.cgroupsPath` (containerd's bundles, runc's bundle, Podman's and CRI-O's
+//! userdata; the systemd driver's `slice:prefix:name` expanded as systemd does) or runc's
+//! `cgroup_paths`. Anyone who may create cgroups can name one `docker-<id>.scope`; only
+//! root writes these files. A label of the container that its image also carries (same key
+//! and value) was chosen by the image's author: it never sets the Kubernetes namespace,
+//! pod, container name or the compose identity.
+//!
+//! Rootless Podman: a `libpod-<id>.scope` below `user@UID.service` is looked up in that
+//! user's own state ([`AttributionConfig::rootless_podman_roots`]), whose files must be
+//! owned by that user; its identity is scoped to the user (see
+//! [`parsers::workload::WorkloadHints::rootless_uid`]) and never Kubernetes.
+//!
 //! Annotations and labels read: `io.kubernetes.pod.name`, `io.kubernetes.pod.namespace`,
 //! `io.kubernetes.pod.uid`, `io.kubernetes.container.name`, containerd's
 //! `io.kubernetes.cri.sandbox-name`, `-namespace`, `-uid`, `io.kubernetes.cri.container-name`,
@@ -50,6 +69,103 @@ pub struct ContainerMeta {
     pub found_in: Option<&'static str>,
     /// The applied `linux.seccomp` profile, when the container has one.
     pub profile: Option<Arc<ProfileBlob>>,
+    /// Compose project and service (labels not inherited from the image).
+    pub compose: Option<(String, String)>,
+    /// The cgroups the runtime's state names for the container.
+    pub claims: Vec<CgroupClaim>,
+    /// The owner of a rootless container (its state came from this user's files).
+    pub rootless_uid: Option<u32>,
+}
+
+/// A cgroup the runtime's state names for a container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CgroupClaim {
+    /// An absolute cgroup path (`linux.cgroupsPath`, or the systemd driver's form expanded).
+    Path(String),
+    /// A path relative to the runtime's own cgroup (a relative `cgroupsPath`).
+    Relative(String),
+    /// A file system path of the cgroup (runc's `cgroup_paths`: mount point + path).
+    FsPath(String),
+}
+
+/// The cgroup path of a `cgroupsPath` value: absolute as it is, the systemd driver's
+/// `slice:prefix:name` as systemd lays it out (`a-b.slice` is `/a.slice/a-b.slice`),
+/// anything else relative.
+pub fn claim_of_cgroups_path(p: &str) -> Option<CgroupClaim> {
+    let p = p.trim();
+    if p.is_empty() {
+        return None;
+    }
+    if p.starts_with('/') {
+        return Some(CgroupClaim::Path(p.trim_end_matches('/').to_string()));
+    }
+    let parts: Vec<&str> = p.split(':').collect();
+    if parts.len() == 3 {
+        let slice = if parts[0].is_empty() {
+            "system.slice"
+        } else {
+            parts[0]
+        };
+        let mut path = String::new();
+        if slice != "-.slice" {
+            let stem = slice.strip_suffix(".slice")?;
+            let segs: Vec<&str> = stem.split('-').collect();
+            for k in 1..=segs.len() {
+                path.push('/');
+                path.push_str(&segs[..k].join("-"));
+                path.push_str(".slice");
+            }
+        }
+        let unit = if parts[1].is_empty() {
+            parts[2].to_string()
+        } else {
+            format!("{}-{}.scope", parts[1], parts[2])
+        };
+        let unit = if unit.contains('.') {
+            unit
+        } else {
+            format!("{unit}.scope")
+        };
+        return Some(CgroupClaim::Path(format!("{path}/{unit}")));
+    }
+    Some(CgroupClaim::Relative(p.trim_end_matches('/').to_string()))
+}
+
+impl CgroupClaim {
+    /// True when the process cgroup `path` is this cgroup or below it.
+    fn covers(&self, path: &str) -> bool {
+        let under = |base: &str| path == base || path.starts_with(&format!("{base}/"));
+        match self {
+            CgroupClaim::Path(c) => under(c),
+            CgroupClaim::Relative(r) => {
+                let r = format!("/{r}");
+                path.ends_with(&r) || path.contains(&format!("{r}/"))
+            }
+            CgroupClaim::FsPath(f) => {
+                // Some prefix of `path` (at a component boundary) is the end of `f`.
+                let mut prefix = path;
+                loop {
+                    if prefix.len() > 1 && f.ends_with(prefix) && f.len() > prefix.len() {
+                        return true;
+                    }
+                    match prefix.rfind('/') {
+                        Some(i) if i > 0 => prefix = &prefix[..i],
+                        _ => return false,
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl ContainerMeta {
+    /// Whether the runtime's state names `path` (the process's cgroup path, as the host
+    /// sees it) as this container's cgroup, or a parent of it. For a rootless container
+    /// `path` is the part below `user@UID.service`.
+    pub fn confirms(&self, path: &str) -> bool {
+        let path = path.trim_end_matches('/');
+        !path.is_empty() && self.claims.iter().any(|c| c.covers(path))
+    }
 }
 
 /// The profile blob (compact JSON, SHA-256) of a `linux.seccomp` value.
@@ -131,6 +247,7 @@ struct OciConfig {
     annotations: BTreeMap<String, String>,
     seccomp: Option<Value>,
     found_in: &'static str,
+    claims: Vec<CgroupClaim>,
 }
 
 fn oci_from(v: &Value, found_in: &'static str) -> OciConfig {
@@ -148,20 +265,29 @@ fn oci_from(v: &Value, found_in: &'static str) -> OciConfig {
         .and_then(|l| l.get("seccomp"))
         .filter(|s| s.is_object())
         .cloned();
+    let claims = v
+        .get("linux")
+        .and_then(|l| l.get("cgroupsPath"))
+        .and_then(Value::as_str)
+        .and_then(claim_of_cgroups_path)
+        .into_iter()
+        .collect();
     OciConfig {
         annotations,
         seccomp,
         found_in,
+        claims,
     }
 }
 
-/// containerd's task bundles: `<root>/<namespace>/<id>/config.json`.
-fn from_containerd(root: &Path, id: &str) -> Option<OciConfig> {
+/// containerd's task bundles: `<root>/<namespace>/<id>/config.json`; also the namespace.
+fn from_containerd(root: &Path, id: &str) -> Option<(OciConfig, String)> {
     let rd = std::fs::read_dir(root).inspect_err(note_denied).ok()?;
     for ns in rd.flatten() {
         let p = ns.path().join(id).join("config.json");
         if let Some(v) = read_json(&p) {
-            return Some(oci_from(&v, "containerd"));
+            let name = ns.file_name().to_string_lossy().into_owned();
+            return Some((oci_from(&v, "containerd"), name));
         }
     }
     None
@@ -192,9 +318,15 @@ fn from_runc_root(root: &Path, id: &str) -> Option<OciConfig> {
                 annotations: BTreeMap::new(),
                 seccomp: None,
                 found_in: "runc",
+                claims: Vec::new(),
             });
         for (k, v) in labels {
             oci.annotations.entry(k).or_insert(v);
+        }
+        if let Some(paths) = state.get("cgroup_paths").and_then(Value::as_object) {
+            for p in paths.values().filter_map(Value::as_str) {
+                oci.claims.push(CgroupClaim::FsPath(p.to_string()));
+            }
         }
         return Some(oci);
     }
@@ -236,9 +368,47 @@ struct DockerInfo {
     name: Option<String>,
     image: Option<String>,
     labels: BTreeMap<String, String>,
+    /// The labels of the container's image (from Docker's image store).
+    image_labels: BTreeMap<String, String>,
+    /// The profile given inline (`--security-opt seccomp=FILE` is stored as
+    /// `seccomp=<JSON>` in `hostconfig.json`): the user's Docker-format profile.
+    profile: Option<Value>,
 }
 
-/// Docker's `config.v2.json`: name, image, labels.
+fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
+    v.and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The labels of Docker image `image_id` (`sha256:HEX`) with storage driver `driver`.
+fn docker_image_labels(root: &Path, driver: &str, image_id: &str) -> BTreeMap<String, String> {
+    let hex = image_id.strip_prefix("sha256:").unwrap_or(image_id);
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) || !safe_id(driver) {
+        return BTreeMap::new();
+    }
+    let Some(base) = root.parent() else {
+        return BTreeMap::new();
+    };
+    let p = base
+        .join("image")
+        .join(driver)
+        .join("imagedb/content/sha256")
+        .join(hex);
+    let v = read_json(&p);
+    string_map(
+        v.as_ref()
+            .and_then(|v| v.get("config"))
+            .and_then(|c| c.get("Labels")),
+    )
+}
+
+/// Docker's `config.v2.json` (name, image, labels), the image's labels and the inline
+/// profile of `hostconfig.json`.
 fn from_docker(root: &Path, id: &str) -> Option<DockerInfo> {
     let v = read_json(&root.join(id).join("config.v2.json"))?;
     let name = str_of(&v, "Name")
@@ -246,20 +416,56 @@ fn from_docker(root: &Path, id: &str) -> Option<DockerInfo> {
         .filter(|n| !n.is_empty());
     let cfg = v.get("Config");
     let image = cfg.and_then(|c| str_of(c, "Image"));
-    let labels = cfg
-        .and_then(|c| c.get("Labels"))
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-                .collect()
-        })
-        .unwrap_or_default();
+    let labels = string_map(cfg.and_then(|c| c.get("Labels")));
+    let image_labels = match (str_of(&v, "Driver"), str_of(&v, "Image")) {
+        (Some(driver), Some(img)) => docker_image_labels(root, &driver, &img),
+        _ => BTreeMap::new(),
+    };
+    let profile = read_json(&root.join(id).join("hostconfig.json"))
+        .and_then(|h| h.get("SecurityOpt").and_then(Value::as_array).cloned())
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o.as_str().map(str::to_string))
+        .find_map(|o| {
+            let json = o
+                .strip_prefix("seccomp=")
+                .or_else(|| o.strip_prefix("seccomp:"))?;
+            serde_json::from_str::<Value>(json)
+                .ok()
+                .filter(Value::is_object)
+        });
     Some(DockerInfo {
         name,
         image,
         labels,
+        image_labels,
+        profile,
     })
+}
+
+/// The profile file a Podman container was started with (the annotation
+/// `io.podman.annotations.seccomp`), when it can be trusted to be the one applied: an
+/// absolute path to a regular file owned by root, not writable by others, not modified
+/// after the container's config was written, parsing as a JSON object.
+fn podman_profile_file(cfg: &AttributionConfig, id: &str, file: &str) -> Option<Value> {
+    use std::os::unix::fs::MetadataExt;
+    let path = Path::new(file);
+    if !path.is_absolute() || file == "unconfined" {
+        return None;
+    }
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    let config = std::fs::metadata(cfg.podman_root.join(id).join("userdata/config.json"))
+        .or_else(|_| std::fs::metadata(cfg.crio_root.join(id).join("userdata/config.json")))
+        .ok()?;
+    let trusted = meta.is_file()
+        && meta.uid() == 0
+        && meta.mode() & 0o022 == 0
+        && meta.len() <= MAX_FILE
+        && meta.modified().ok()? <= config.modified().ok()?;
+    if !trusted {
+        return None;
+    }
+    read_json(path).filter(Value::is_object)
 }
 
 /// containers/storage's `containers.json` entry of `id`: first name, and its metadata.
@@ -293,13 +499,22 @@ pub fn read_meta(cfg: &AttributionConfig, id: &str) -> Option<ContainerMeta> {
     if !safe_id(id) {
         return None;
     }
-    let oci = from_containerd(&cfg.containerd_root, id)
+    let from_ctrd = from_containerd(&cfg.containerd_root, id);
+    // containerd's own metadata (image, labels) of a namespace other than Docker's and the
+    // kubelet's (those say it better themselves).
+    let ctrd_meta = from_ctrd
+        .as_ref()
+        .filter(|(_, ns)| ns != "moby" && ns != "k8s.io" && safe_id(ns))
+        .and_then(|(_, ns)| super::bolt::containerd_container(&cfg.containerd_db, ns, id));
+    let oci = from_ctrd
+        .map(|(o, _)| o)
         .or_else(|| cfg.runc_roots.iter().find_map(|r| from_runc_root(r, id)))
         .or_else(|| from_userdata(&cfg.podman_root, id, "podman"))
         .or_else(|| from_userdata(&cfg.crio_root, id, "cri-o"));
     let docker = from_docker(&cfg.docker_root, id);
     let storage = from_storage(&cfg.crio_root, id).or_else(|| from_storage(&cfg.podman_root, id));
-    if oci.is_none() && docker.is_none() && storage.is_none() {
+    let libpod = super::bolt::libpod_container(&cfg.podman_db, id);
+    if oci.is_none() && docker.is_none() && storage.is_none() && libpod.is_none() {
         return None;
     }
 
@@ -307,11 +522,27 @@ pub fn read_meta(cfg: &AttributionConfig, id: &str) -> Option<ContainerMeta> {
         .as_ref()
         .map(|o| o.annotations.clone())
         .unwrap_or_default();
+    let mut image_labels: BTreeMap<String, String> = BTreeMap::new();
     if let Some(d) = &docker {
         for (k, v) in &d.labels {
             ann.entry(k.clone()).or_insert_with(|| v.clone());
         }
+        image_labels.extend(d.image_labels.clone());
     }
+    if let Some(l) = &libpod {
+        for (k, v) in &l.labels {
+            ann.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        image_labels.extend(l.image_labels.clone());
+    }
+    if let Some((_, labels)) = &ctrd_meta {
+        for (k, v) in labels {
+            ann.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+    // What the image's author chose is no identity: a label the image carries with the same
+    // value is not read for the Kubernetes or compose identity.
+    ann.retain(|k, v| image_labels.get(k) != Some(v));
     let sandbox = first(
         &ann,
         &[
@@ -366,7 +597,31 @@ pub fn read_meta(cfg: &AttributionConfig, id: &str) -> Option<ContainerMeta> {
             .and_then(|o| o.seccomp.as_ref())
             .and_then(profile_blob)
             .map(Arc::new),
+        compose: match (
+            ann.get("com.docker.compose.project")
+                .filter(|v| !v.is_empty()),
+            ann.get("com.docker.compose.service")
+                .filter(|v| !v.is_empty()),
+        ) {
+            (Some(p), Some(s)) => Some((p.clone(), s.clone())),
+            _ => None,
+        },
+        claims: oci.as_ref().map(|o| o.claims.clone()).unwrap_or_default(),
+        rootless_uid: None,
     };
+    // The profile as the user wrote it, when the runtime kept it: Docker's inline JSON,
+    // Podman's profile file (when it is root's and older than the container).
+    if let Some(p) = docker.as_ref().and_then(|d| d.profile.as_ref()) {
+        m.profile = profile_blob(p).map(Arc::new);
+    } else if m.found_in == Some("podman") {
+        if let Some(p) = oci
+            .as_ref()
+            .and_then(|o| o.annotations.get("io.podman.annotations.seccomp"))
+            .and_then(|f| podman_profile_file(cfg, id, f))
+        {
+            m.profile = profile_blob(&p).map(Arc::new);
+        }
+    }
     if let Some(d) = docker {
         // cri-dockerd names containers k8s_<container>_<pod>_...: the labels say it better.
         if m.name.is_none() {
@@ -377,6 +632,24 @@ pub fn read_meta(cfg: &AttributionConfig, id: &str) -> Option<ContainerMeta> {
         }
         if m.found_in.is_none() || m.found_in == Some("runc") || m.found_in == Some("containerd") {
             m.found_in = Some("docker");
+        }
+    }
+    if let Some((image, _)) = &ctrd_meta {
+        if m.image.is_none() {
+            m.image.clone_from(image);
+        }
+    }
+    if let Some(l) = &libpod {
+        if m.name.is_none() {
+            m.name.clone_from(&l.name);
+        }
+        if m.image.is_none() {
+            m.image.clone_from(&l.image);
+        }
+        // A Podman pod is not a Kubernetes pod (no namespace): its name is kept as `pod`
+        // only, unless trusted annotations said more.
+        if m.pod.is_none() {
+            m.pod.clone_from(&l.pod);
         }
     }
     if let Some((name, meta)) = storage {
@@ -397,6 +670,92 @@ pub fn read_meta(cfg: &AttributionConfig, id: &str) -> Option<ContainerMeta> {
         m.name = Some("POD".to_string());
     }
     Some(m)
+}
+
+/// Reads `path` as JSON when it is a regular file (not a symlink) owned by `uid`.
+fn read_json_owned(path: &Path, uid: u32) -> Option<Value> {
+    use std::io::Read;
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .ok()?;
+    let meta = f.metadata().ok()?;
+    if !meta.is_file() || meta.uid() != uid || meta.len() > MAX_FILE {
+        return None;
+    }
+    let mut data = Vec::new();
+    f.take(MAX_FILE).read_to_end(&mut data).ok()?;
+    serde_json::from_slice(&data).ok()
+}
+
+/// The home directory of `uid` in `passwd` (the text of /etc/passwd).
+fn home_of(passwd: &str, uid: u32) -> Option<String> {
+    passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 6 && f[2].parse::<u32>().ok() == Some(uid) && f[5].starts_with('/'))
+            .then(|| f[5].to_string())
+    })
+}
+
+/// What user `uid`'s own rootless Podman state says about container `id` (see the module
+/// documentation): only files owned by that user are read, and nothing in them is a
+/// Kubernetes or compose identity.
+pub fn read_rootless_meta(cfg: &AttributionConfig, uid: u32, id: &str) -> Option<ContainerMeta> {
+    if !safe_id(id) || uid == 0 {
+        return None;
+    }
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let home = home_of(&passwd, uid);
+    for tmpl in &cfg.rootless_podman_roots {
+        if tmpl.contains("{home}") && home.is_none() {
+            continue;
+        }
+        let root = PathBuf::from(
+            tmpl.replace("{home}", home.as_deref().unwrap_or(""))
+                .replace("{uid}", &uid.to_string()),
+        );
+        let Some(v) = read_json_owned(&root.join(id).join("userdata/config.json"), uid) else {
+            continue;
+        };
+        let oci = oci_from(&v, "podman");
+        if oci
+            .annotations
+            .get("io.container.manager")
+            .map(String::as_str)
+            != Some("libpod")
+        {
+            continue;
+        }
+        let (mut name, mut image) = (None, None);
+        if let Some(entries) = read_json_owned(&root.join("containers.json"), uid) {
+            if let Some(e) = entries
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|e| e.get("id").and_then(Value::as_str) == Some(id))
+            {
+                let meta = e
+                    .get("metadata")
+                    .and_then(Value::as_str)
+                    .and_then(|m| serde_json::from_str::<Value>(m).ok())
+                    .unwrap_or(Value::Null);
+                name = str_of(&meta, "name");
+                image = str_of(&meta, "image-name");
+            }
+        }
+        return Some(ContainerMeta {
+            name,
+            image,
+            found_in: Some("podman"),
+            profile: oci.seccomp.as_ref().and_then(profile_blob).map(Arc::new),
+            claims: oci.claims,
+            rootless_uid: Some(uid),
+            ..ContainerMeta::default()
+        });
+    }
+    None
 }
 
 struct CacheEntry {
@@ -428,6 +787,17 @@ impl MetaCache {
 
     /// The metadata of container `id`, reading the runtime's files when needed.
     pub fn get(&mut self, id: &str) -> Option<Arc<ContainerMeta>> {
+        self.get_for(None, id)
+    }
+
+    /// The metadata of container `id` of rootless user `uid` (its own state), or of a
+    /// rootful runtime (`None`).
+    pub fn get_for(&mut self, uid: Option<u32>, id: &str) -> Option<Arc<ContainerMeta>> {
+        let key = match uid {
+            Some(u) => format!("{u}/{id}"),
+            None => id.to_string(),
+        };
+        let id = key.as_str();
         let now = Instant::now();
         if let Some(e) = self.entries.get(id) {
             if e.meta.is_some() || now < e.next_try {
@@ -436,7 +806,11 @@ impl MetaCache {
         }
         self.reads += 1;
         DENIED.with(|d| d.set(false));
-        let meta = read_meta(&self.cfg, id).map(Arc::new);
+        let meta = match uid {
+            Some(u) => read_rootless_meta(&self.cfg, u, id.rsplit('/').next().unwrap_or("")),
+            None => read_meta(&self.cfg, id),
+        }
+        .map(Arc::new);
         if DENIED.with(|d| d.get()) {
             crate::metrics::metrics().runtime_state_unreadable.inc();
         }
@@ -477,6 +851,12 @@ mod tests {
             docker_root: dir.join("docker"),
             podman_root: dir.join("podman"),
             crio_root: dir.join("crio"),
+            podman_db: dir.join("podman.db"),
+            containerd_db: dir.join("meta.db"),
+            rootless_podman_roots: vec![dir
+                .join("home/{uid}/overlay-containers")
+                .display()
+                .to_string()],
             ..AttributionConfig::default()
         }
     }
@@ -657,6 +1037,168 @@ mod tests {
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(&p, b"{not json").unwrap();
         assert_eq!(read_meta(&c, ID), None);
+    }
+
+    #[test]
+    fn cgroups_path_claims() {
+        use CgroupClaim::*;
+        assert_eq!(
+            claim_of_cgroups_path("/docker/x/"),
+            Some(Path("/docker/x".into()))
+        );
+        assert_eq!(
+            claim_of_cgroups_path("system.slice:docker:abc"),
+            Some(Path("/system.slice/docker-abc.scope".into()))
+        );
+        assert_eq!(
+            claim_of_cgroups_path("kubepods-besteffort-pod1_2.slice:cri-containerd:abc"),
+            Some(Path(
+                "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1_2.slice/cri-containerd-abc.scope"
+                    .into()
+            ))
+        );
+        assert_eq!(
+            claim_of_cgroups_path(":libpod:abc"),
+            Some(Path("/system.slice/libpod-abc.scope".into()))
+        );
+        assert_eq!(claim_of_cgroups_path("a/b"), Some(Relative("a/b".into())));
+        assert_eq!(claim_of_cgroups_path(" "), None);
+        let m = ContainerMeta {
+            claims: vec![
+                Path("/docker/x".into()),
+                FsPath("/sys/fs/cgroup/pids/kubepods/pod1/y".into()),
+            ],
+            ..ContainerMeta::default()
+        };
+        assert!(m.confirms("/docker/x"));
+        assert!(
+            m.confirms("/docker/x/inner"),
+            "a sub-cgroup of the container"
+        );
+        assert!(!m.confirms("/docker/xy"));
+        assert!(!m.confirms("/user.slice/user-1000.slice/user@1000.service/docker/x"));
+        assert!(m.confirms("/kubepods/pod1/y"));
+        assert!(m.confirms("/kubepods/pod1/y/z"));
+        assert!(!m.confirms("/evil/kubepods/pod1/y"));
+        assert!(!m.confirms("/"));
+        assert!(!ContainerMeta::default().confirms("/docker/x"));
+    }
+
+    #[test]
+    fn image_labels_are_no_identity_and_compose_labels_are() {
+        let d = tempfile::tempdir().unwrap();
+        let img = "1".repeat(64);
+        write(
+            &d.path()
+                .join("image/overlay2/imagedb/content/sha256")
+                .join(&img),
+            &json!({"config": {"Labels": {"io.kubernetes.pod.namespace": "kube-system",
+                "io.kubernetes.pod.name": "coredns-abc", "io.kubernetes.container.name": "coredns",
+                "com.docker.compose.project": "infra", "com.docker.compose.service": "dns"}}}),
+        );
+        let labels = json!({"io.kubernetes.pod.namespace": "kube-system",
+            "io.kubernetes.pod.name": "coredns-abc", "io.kubernetes.container.name": "coredns",
+            "com.docker.compose.project": "infra", "com.docker.compose.service": "dns"});
+        write(
+            &d.path().join("docker").join(ID).join("config.v2.json"),
+            &json!({"Name": "/x", "Driver": "overlay2", "Image": format!("sha256:{img}"),
+                "Config": {"Image": "evil:1", "Labels": labels}}),
+        );
+        let m = read_meta(&cfg(d.path()), ID).unwrap();
+        assert_eq!((m.namespace, m.pod, m.compose), (None, None, None));
+        assert_eq!(m.name.as_deref(), Some("x"));
+        // The same labels set on the container (docker run --label) with other values are
+        // the container's own.
+        let mut own = labels.clone();
+        own["com.docker.compose.project"] = json!("shop");
+        own["com.docker.compose.service"] = json!("cart");
+        write(
+            &d.path().join("docker").join(ID).join("config.v2.json"),
+            &json!({"Name": "/x", "Driver": "overlay2", "Image": format!("sha256:{img}"),
+                "Config": {"Image": "evil:1", "Labels": own}}),
+        );
+        let m = read_meta(&cfg(d.path()), ID).unwrap();
+        assert_eq!(m.compose, Some(("shop".into(), "cart".into())));
+        assert_eq!(m.namespace, None);
+    }
+
+    #[test]
+    fn docker_inline_profile_wins_over_the_bundles() {
+        let d = tempfile::tempdir().unwrap();
+        write(
+            &d.path()
+                .join("containerd/moby")
+                .join(ID)
+                .join("config.json"),
+            &json!({"linux": {"cgroupsPath": format!("/docker/{ID}"), "seccomp": seccomp()}}),
+        );
+        let user = json!({"defaultAction": "SCMP_ACT_LOG", "archMap": [], "syscalls": []});
+        write(
+            &d.path().join("docker").join(ID).join("hostconfig.json"),
+            &json!({"SecurityOpt": ["label=disable", format!("seccomp={user}")]}),
+        );
+        write(
+            &d.path().join("docker").join(ID).join("config.v2.json"),
+            &json!({"Name": "/web", "Config": {"Image": "nginx:1.25"}}),
+        );
+        let m = read_meta(&cfg(d.path()), ID).unwrap();
+        assert_eq!(m.found_in, Some("docker"));
+        assert!(m.confirms(&format!("/docker/{ID}")));
+        assert_eq!(
+            m.profile.unwrap().json,
+            serde_json::to_string(&user).unwrap()
+        );
+    }
+
+    #[test]
+    fn podman_profile_file_only_when_trusted() {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            assert!(
+                std::env::var("SECCOMP_WATCH_REQUIRE_ROOT_TESTS").as_deref() != Ok("1"),
+                "needs root (file owners)"
+            );
+            eprintln!("SKIP: needs root (file owners)");
+            return;
+        }
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let file = d.path().join("p.json");
+        let user = json!({"defaultAction": "SCMP_ACT_LOG", "syscalls": [{"names": ["a"], "action": "SCMP_ACT_ALLOW"}]});
+        std::fs::write(&file, serde_json::to_vec_pretty(&user).unwrap()).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        let conf = d
+            .path()
+            .join("podman")
+            .join(ID)
+            .join("userdata/config.json");
+        write(
+            &conf,
+            &json!({"annotations": {"io.container.manager": "libpod",
+                "io.podman.annotations.seccomp": file.display().to_string()},
+                "linux": {"seccomp": seccomp()}}),
+        );
+        let m = read_meta(&cfg(d.path()), ID).unwrap();
+        assert_eq!(
+            m.profile.unwrap().json,
+            serde_json::to_string(&user).unwrap()
+        );
+        // Writable by others: the bundle's profile.
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let m = read_meta(&cfg(d.path()), ID).unwrap();
+        assert_eq!(
+            m.profile.unwrap().json,
+            serde_json::to_string(&seccomp()).unwrap()
+        );
+        // Changed after the container was made: the bundle's profile.
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        std::fs::write(&file, serde_json::to_vec(&user).unwrap()).unwrap();
+        let m = read_meta(&cfg(d.path()), ID).unwrap();
+        assert_eq!(
+            m.profile.unwrap().json,
+            serde_json::to_string(&seccomp()).unwrap()
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ use super::*;
 
 const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+const C: &str = "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc";
 const POD_UID: &str = "1b2c3d4e-0000-4000-8000-00000000abcd";
 
 struct Fake {
@@ -35,12 +36,39 @@ impl Fake {
             docker_root: d.join("docker"),
             podman_root: d.join("podman"),
             crio_root: d.join("crio"),
+            podman_db: d.join("podman.db"),
+            containerd_db: d.join("meta.db"),
             proc_root: d.join("proc"),
+            ..AttributionConfig::default()
         }
     }
 
-    /// A process `pid` that started at realtime `start_ms` in cgroup `path` (v2 line).
+    /// A process `pid` that started at realtime `start_ms` in cgroup `path` (v2 line); for
+    /// a container-shaped path, the runc state of the container names the cgroup (as the
+    /// runtime's own state does), so that attribution trusts it.
     fn proc(&self, pid: u32, start_ms: i64, path: &str) {
+        self.proc_bare(pid, start_ms, path);
+        let cg = parsers::cgroup::classify_path(path);
+        if let Some(c) = cg.container {
+            self.claim(&c.id, path);
+        }
+    }
+
+    /// Adds `path` to the `cgroup_paths` of container `id`'s runc state (created if need be).
+    fn claim(&self, id: &str, path: &str) {
+        let state = self.dir.path().join("runc").join(id);
+        std::fs::create_dir_all(&state).unwrap();
+        let file = state.join("state.json");
+        let mut st: serde_json::Value = std::fs::read(&file)
+            .ok()
+            .and_then(|d| serde_json::from_slice(&d).ok())
+            .unwrap_or_else(|| json!({"id": id, "config": {"labels": []}}));
+        st["cgroup_paths"]["pids"] = json!(format!("/sys/fs/cgroup/pids{path}"));
+        std::fs::write(&file, serde_json::to_vec(&st).unwrap()).unwrap();
+    }
+
+    /// [`Fake::proc`] without any runtime state.
+    fn proc_bare(&self, pid: u32, start_ms: i64, path: &str) {
         let p = self.dir.path().join("proc").join(pid.to_string());
         std::fs::create_dir_all(&p).unwrap();
         let ticks = self.procfs.ms_to_ticks(start_ms, self.boot);
@@ -68,8 +96,13 @@ impl Fake {
         .unwrap();
         let state = self.dir.path().join("runc").join(id);
         std::fs::create_dir_all(&state).unwrap();
-        let st = json!({"id": id, "config": {"labels": [format!("bundle={}", bundle.display())]}});
-        std::fs::write(state.join("state.json"), serde_json::to_vec(&st).unwrap()).unwrap();
+        let file = state.join("state.json");
+        let mut st: serde_json::Value = std::fs::read(&file)
+            .ok()
+            .and_then(|d| serde_json::from_slice(&d).ok())
+            .unwrap_or_else(|| json!({"id": id}));
+        st["config"]["labels"] = json!([format!("bundle={}", bundle.display())]);
+        std::fs::write(&file, serde_json::to_vec(&st).unwrap()).unwrap();
     }
 }
 
@@ -274,11 +307,11 @@ fn metadata_written_after_first_sight_is_picked_up() {
     let f = Fake::new();
     let mut at = Attributor::new(&f.cfg());
     let base = now_ms();
-    f.proc(450, base - 60_000, &format!("/docker/{A}"));
+    f.proc_bare(450, base - 60_000, &format!("/docker/{A}"));
     let (a, _) = at.attribute(&event(450, base - 10), true);
-    let c = a.container.expect("container from the cgroup alone");
-    assert_eq!((c.runtime.as_str(), c.name.as_deref()), ("docker", None));
-    assert_eq!(a.workload, format!("docker:{}", &A[..12]));
+    assert_eq!(a.container, None, "a cgroup name alone is not trusted");
+    assert!(a.attributed);
+    f.claim(A, &format!("/docker/{A}"));
     std::fs::create_dir_all(f.dir.path().join("docker").join(A)).unwrap();
     std::fs::write(
         f.dir.path().join("docker").join(A).join("config.v2.json"),
@@ -287,8 +320,123 @@ fn metadata_written_after_first_sight_is_picked_up() {
     .unwrap();
     std::thread::sleep(Duration::from_millis(300));
     let (a, _) = at.attribute(&event(450, base - 5), true);
-    assert_eq!(a.container.and_then(|c| c.name).as_deref(), Some("web"));
-    assert_eq!(a.workload, "docker:web");
+    let c = a.container.expect("confirmed by runc's state");
+    assert_eq!(
+        (c.runtime.as_str(), c.name.as_deref()),
+        ("docker", Some("web"))
+    );
+    assert_eq!(a.workload, "docker:nginx");
+}
+
+#[test]
+fn user_owned_container_shapes_are_not_the_container() {
+    // A user creates docker-<id>.scope in their own systemd manager's subtree, with the id
+    // of a real container: not that container, even though its state exists.
+    let f = Fake::new();
+    let mut at = Attributor::new(&f.cfg());
+    let base = now_ms();
+    f.proc(460, base - 60_000, &format!("/docker/{A}"));
+    let fake = format!("/user.slice/user-1000.slice/user@1000.service/docker-{A}.scope");
+    f.proc_bare(461, base - 60_000, &fake);
+    let (real, _) = at.attribute(&event(460, base - 10), true);
+    assert_eq!(real.container.map(|c| c.id).as_deref(), Some(A));
+    let (a, _) = at.attribute(&event(461, base - 10), true);
+    assert_eq!(a.container, None);
+    assert!(a.attributed);
+    assert_eq!(
+        a.unit.as_deref(),
+        Some(format!("docker-{A}.scope").as_str())
+    );
+    assert_eq!(
+        a.workload,
+        format!("unit:user@1000.service/docker-{A}.scope")
+    );
+    // Even when the state names the user's cgroup (a root runtime would never do that),
+    // a non-Podman shape under a user's manager is not a rootful container.
+    f.claim(A, &fake);
+    let mut at = Attributor::new(&f.cfg());
+    let (a, _) = at.attribute(&event(461, base - 5), true);
+    assert_eq!(a.container, None);
+    // Elsewhere (a delegated service subtree), the state must name the cgroup.
+    let other = format!("/system.slice/evil.service/docker-{B}.scope");
+    f.proc_bare(462, base - 60_000, &other);
+    f.claim(B, &format!("/docker/{B}"));
+    let (a, _) = at.attribute(&event(462, base - 10), true);
+    assert_eq!(a.container, None);
+    assert_eq!(a.workload, format!("unit:docker-{B}.scope"));
+}
+
+#[test]
+fn rootless_podman_is_that_users_from_that_users_state() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        assert!(
+            std::env::var("SECCOMP_WATCH_REQUIRE_ROOT_TESTS").as_deref() != Ok("1"),
+            "needs root (file owners)"
+        );
+        eprintln!("SKIP: needs root (file owners)");
+        return;
+    }
+    use std::os::unix::fs::chown;
+    let f = Fake::new();
+    let uid = 4242u32;
+    let path = format!(
+        "/user.slice/user-{uid}.slice/user@{uid}.service/user.slice/libpod-{C}.scope/container"
+    );
+    f.proc_bare(470, now_ms() - 60_000, &path);
+    let root = f.dir.path().join(format!("home/{uid}/overlay-containers"));
+    let ud = root.join(C).join("userdata");
+    std::fs::create_dir_all(&ud).unwrap();
+    let cfgj = ud.join("config.json");
+    std::fs::write(
+        &cfgj,
+        json!({"annotations": {"io.container.manager": "libpod", "io.kubernetes.pod.namespace": "kube-system", "io.kubernetes.pod.name": "x"},
+               "linux": {"cgroupsPath": format!("user.slice:libpod:{C}"), "seccomp": {"defaultAction": "SCMP_ACT_LOG"}}})
+        .to_string(),
+    )
+    .unwrap();
+    let meta = json!({"image-name": "docker.io/library/nginx:1.25", "name": "web"}).to_string();
+    let cj = root.join("containers.json");
+    std::fs::write(
+        &cj,
+        json!([{"id": C, "names": ["web"], "metadata": meta}]).to_string(),
+    )
+    .unwrap();
+    let mut cfg = f.cfg();
+    cfg.rootless_podman_roots = vec![f
+        .dir
+        .path()
+        .join("home/{uid}/overlay-containers")
+        .display()
+        .to_string()];
+    // Files owned by root, not by the user: not that user's state.
+    let mut at = Attributor::new(&cfg);
+    let (a, _) = at.attribute(&event(470, now_ms() - 10), true);
+    assert_eq!(a.container, None, "{a:?}");
+    for p in [&cfgj, &cj] {
+        chown(p, Some(uid), Some(uid)).unwrap();
+    }
+    let mut at = Attributor::new(&cfg);
+    let (a, _) = at.attribute(&event(470, now_ms() - 5), true);
+    let c = a.container.clone().expect("the user's container");
+    assert_eq!((c.id.as_str(), c.runtime.as_str()), (C, "podman"));
+    assert_eq!(c.name.as_deref(), Some("web"));
+    assert_eq!(
+        (c.namespace.as_deref(), c.pod.as_deref()),
+        (None, None),
+        "never Kubernetes"
+    );
+    assert_eq!(a.workload, format!("podman@{uid}:docker.io/library/nginx"));
+    assert!(a.profile_hash.is_some());
+    // A symlink to someone else's file is not followed.
+    std::fs::remove_file(&cfgj).unwrap();
+    let elsewhere = f.dir.path().join("elsewhere.json");
+    std::fs::write(&elsewhere, "{}").unwrap();
+    chown(&elsewhere, Some(uid), Some(uid)).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &cfgj).unwrap();
+    let mut at = Attributor::new(&cfg);
+    let (a, _) = at.attribute(&event(470, now_ms() - 1), true);
+    assert_eq!(a.container, None);
 }
 
 #[test]
@@ -427,6 +575,7 @@ fn stale_connector_entries_are_not_used_and_provisional_ones_are() {
     let mut at = Attributor::new(&f.cfg());
     let base = now_ms();
     let cg = at.shared.intern(&format!("0::/docker/{A}\n"));
+    f.claim(A, &format!("/docker/{A}"));
     let host = at.shared.intern("0::/\n");
     let entry = |cgroup: &Arc<CgroupAttribution>, stale: bool| Incarnation {
         start_ms: base - 1000,
