@@ -120,6 +120,9 @@ pub enum FindingKind {
     /// In an unconditional `SCMP_ACT_LOG` entry, never observed: removed (`tighten`), so it
     /// falls to the default action.
     RemovedUnused,
+    /// In an unconditional `SCMP_ACT_LOG` entry, never observed, with `enforce`: moved to
+    /// the allow entry (it was allowed already; an enforced profile logs nothing).
+    AllowedUnusedOnEnforce,
     /// Named in an entry with `args`, `includes` or `excludes`: such entries are never
     /// rewritten.
     Conditional,
@@ -156,6 +159,9 @@ impl FindingKind {
             }
             FindingKind::UnusedInLogEntry => "in a LOG entry but never observed (kept)",
             FindingKind::RemovedUnused => "in a LOG entry but never observed: removed",
+            FindingKind::AllowedUnusedOnEnforce => {
+                "in a LOG entry, never observed: allowed without logging (--enforce)"
+            }
             FindingKind::Conditional => "conditional entry (args/includes/excludes), not changed",
             FindingKind::Blocked => "blocked by the profile (not allowed automatically)",
             FindingKind::AlreadyAllowed => "already allowed",
@@ -466,14 +472,21 @@ pub fn suggest(
             }
         }
     }
-    let unused_kind = if opts.tighten {
-        FindingKind::RemovedUnused
-    } else {
-        FindingKind::UnusedInLogEntry
-    };
+    // --enforce (without --tighten): the result is final, so LOG entries stop logging;
+    // their names were allowed already and stay allowed (dangerous ones stay LOG).
+    let mut enforced_unused: BTreeSet<String> = BTreeSet::new();
     for (n, entries) in &unused {
-        finding(unused_kind, n, entries.clone(), None);
+        let kind = if opts.tighten {
+            FindingKind::RemovedUnused
+        } else if opts.enforce && !holds_back(n) {
+            enforced_unused.insert(n.clone());
+            FindingKind::AllowedUnusedOnEnforce
+        } else {
+            FindingKind::UnusedInLogEntry
+        };
+        finding(kind, n, entries.clone(), None);
     }
+    to_allow.extend(enforced_unused.iter().cloned());
 
     // A compact profile (as a runtime stores it) is pretty-printed first: the diff then
     // shows entries, not one long line.
@@ -499,6 +512,7 @@ pub fn suggest(
         out.append_names(t, &new_names)?;
     }
     let mut strip = from_log;
+    strip.extend(enforced_unused);
     if opts.tighten {
         strip.extend(unused.into_keys());
     }

@@ -360,6 +360,18 @@ fn enforce_turns_a_log_default_into_errno() {
         kinds(&s, FindingKind::AllowedFromLogEntry),
         ["connect", "futex"]
     );
+    // futex was in the LOG entry and observed; the LOG entry's other names (never observed)
+    // stay allowed, without logging: an enforced profile logs nothing.
+    assert_eq!(
+        kinds(&s, FindingKind::AllowedUnusedOnEnforce),
+        ["getxattr", "lgetxattr", "readlink", "socket"]
+    );
+    assert!(s
+        .profile
+        .spec()
+        .rules()
+        .iter()
+        .all(|r| r.action != "SCMP_ACT_LOG"));
     // Without --enforce the LOG default stays.
     let s = suggest(&complained, &observations, &SuggestOptions::default()).unwrap();
     assert_eq!(s.profile.spec().default_action, "SCMP_ACT_LOG");
