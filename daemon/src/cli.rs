@@ -50,17 +50,8 @@ pub enum Command {
     Profile(cmd::profile::Args),
 }
 
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SECCOMP_WATCH_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
-}
-
 pub fn main() {
-    init_tracing();
+    crate::logging::init();
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Parse(a) => cmd::parse::run(a),
@@ -82,10 +73,7 @@ pub fn main() {
     match code {
         Ok(c) => std::process::exit(c),
         Err(e) => {
-            eprintln!(
-                "seccomp-watch: {}",
-                parsers::escape::escape(&format!("{e:#}"))
-            );
+            crate::logging::plain(tracing::Level::ERROR, &crate::logging::error_line(&e));
             std::process::exit(2);
         }
     }

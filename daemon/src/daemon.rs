@@ -95,7 +95,11 @@ impl Tasks {
         let all = async {
             while let Some(r) = self.set.join_next().await {
                 match r {
-                    Ok((name, Err(e))) => tracing::error!(task = name, "task failed: {e:#}"),
+                    Ok((name, Err(e))) => tracing::error!(
+                        task = name,
+                        "task failed: {}",
+                        crate::logging::error_chain(&e)
+                    ),
                     Ok((_, Ok(()))) => {}
                     Err(e) => tracing::error!("task panicked: {e}"),
                 }
@@ -120,7 +124,7 @@ pub struct Backend {
 /// Prints (stderr, plainly) and logs one startup line.
 fn say(line: &str) {
     // Once, plainly: the same line through tracing as well printed everything twice.
-    eprintln!("seccomp-watch: {line}");
+    crate::logging::plain(tracing::Level::INFO, &format!("seccomp-watch: {line}"));
 }
 
 /// Runs the daemon with `cfg` until `shutdown` completes.
@@ -319,12 +323,9 @@ pub async fn run_with(
                 handles.push(h);
             }
             Err(e) => {
-                tracing::error!(source = kind.as_str(), "cannot start: {e:#}");
-                eprintln!(
-                    "seccomp-watch: source {} cannot start: {e:#}",
-                    kind.as_str()
-                );
-                failures.push(format!("{}: {e:#}", kind.as_str()));
+                let e = crate::logging::error_chain(&e);
+                tracing::error!(source = kind.as_str(), "cannot start: {e}");
+                failures.push(format!("{}: {e}", kind.as_str()));
             }
         }
     }
@@ -380,8 +381,9 @@ pub async fn run_with(
         Ok(()) if !stopping => tracing::warn!(source = kind.as_str(), "source ended"),
         Ok(()) => {}
         Err(e) => {
-            tracing::error!(source = kind.as_str(), "source failed: {e:#}");
-            source_errors.push(format!("{}: {e:#}", kind.as_str()));
+            let e = crate::logging::error_chain(&e);
+            tracing::error!(source = kind.as_str(), "source failed: {e}");
+            source_errors.push(format!("{}: {e}", kind.as_str()));
         }
     };
     let mut watchdog = None;

@@ -12,6 +12,7 @@ pub mod config;
 pub mod daemon;
 pub mod http;
 pub mod lines;
+pub mod logging;
 pub mod metrics;
 pub mod pipeline;
 pub mod profile_io;
