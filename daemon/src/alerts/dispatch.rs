@@ -25,6 +25,9 @@ use super::sinks::Sink;
 use crate::config::AlertsConfig;
 use crate::metrics::metrics;
 
+/// The outcomes of `deliveries_total`: delivered, failed and retried later, given up.
+pub const OUTCOMES: [&str; 3] = ["ok", "retry", "dead"];
+
 /// Dispatcher settings.
 #[derive(Debug, Clone)]
 pub struct DispatchOptions {

@@ -72,6 +72,30 @@ pub enum AlertWrite {
     },
 }
 
+/// Creates the alert counters' series at 0 for every known label set: `alerts_total` for
+/// each rule with its severity (and the overflow summary at `info`), `alert_repeats_total`
+/// for each rule, `deliveries_total` for each sink and outcome. Without them `increase()`
+/// and `rate()` miss the first alert (a counter's first sample is its baseline). Called at
+/// start and on every reload; series of rules that a reload removed stay.
+pub fn init_counters(rules: &rules::engine::RuleSet, sinks: &[String]) {
+    let m = crate::metrics::metrics();
+    let overflow = rules::engine::OVERFLOW_RULE;
+    for (name, sev) in rules
+        .rules()
+        .iter()
+        .map(|r| (r.name.as_str(), r.severity.as_str()))
+        .chain([(overflow, "info")])
+    {
+        m.alerts.with_label_values(&[name, sev]);
+        m.alert_repeats.with_label_values(&[name]);
+    }
+    for sink in sinks {
+        for outcome in dispatch::OUTCOMES {
+            m.deliveries.with_label_values(&[sink.as_str(), outcome]);
+        }
+    }
+}
+
 /// Milliseconds since the epoch, now.
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -99,6 +123,7 @@ pub async fn setup(
     inner: Box<dyn crate::pipeline::Enricher>,
 ) -> anyhow::Result<Setup> {
     let mut stage = RuleStage::from_config(cfg)?;
+    init_counters(stage.engine().rules(), &sink_names(&cfg.sinks));
     match db::open_rw(&cfg.db).await {
         Ok(pool) => {
             if let Err(e) = stage.load_state(&pool).await {

@@ -78,6 +78,7 @@ impl RulesHandle {
         match load_rules(self.path.as_deref()) {
             Ok(rs) => {
                 let n = rs.rules().len();
+                super::init_counters(&rs, &[]);
                 self.set(Arc::new(rs));
                 metrics().reloads.with_label_values(&["ok"]).inc();
                 tracing::info!(rules = n, "rules reloaded");
