@@ -17,7 +17,11 @@ fn main() {
     let workloads = args.first().copied().unwrap_or(10_000);
     let syscalls = args.get(1).copied().unwrap_or(1);
     let m = metrics();
-    m.set_workload_limit(workloads);
+    m.set_label_limits(seccomp_watch::metrics::LabelLimits {
+        workloads,
+        series_per_workload: syscalls.max(1),
+        ..Default::default()
+    });
     m.init_series();
     let names = [
         "getppid",
@@ -31,8 +35,8 @@ fn main() {
     ];
     for w in 0..workloads {
         let key = format!("k8s:namespace-{}/deployment-{w}/container", w % 50);
-        let label = m.workload_label(&key).to_string();
         for s in names.iter().cycle().take(syscalls) {
+            let (label, s) = m.workload_series(&key, s, "SCMP_ACT_LOG");
             m.workload_events
                 .with_label_values(&[label.as_str(), s, "SCMP_ACT_LOG"])
                 .inc_by(w as u64 + 1);

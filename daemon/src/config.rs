@@ -193,8 +193,23 @@ impl Default for AttributionConfig {
 pub struct HttpConfig {
     /// Listen address of /metrics, /healthz, /readyz and the JSON API; empty disables.
     pub listen: String,
-    /// File holding a bearer token required on every request (optional).
+    /// File holding a bearer token required on every request (optional; required beyond
+    /// loopback unless `insecure_no_token`).
     pub token_file: Option<PathBuf>,
+    /// Listen beyond loopback without a token (anyone who can connect reads everything).
+    pub insecure_no_token: bool,
+    /// Names accepted in `Host` besides IP literals, `localhost`, this host's name and the
+    /// listen address's (DNS rebinding: a web page cannot use them).
+    pub allowed_hosts: Vec<String>,
+    /// Connections open at once at most; the next one gets a 503 and is closed.
+    pub max_connections: usize,
+    /// Seconds a client has to send a request's headers (from connecting, or after the
+    /// previous response on a kept-alive connection).
+    pub header_timeout_secs: u64,
+    /// Seconds a connection may go without a byte moving either way.
+    pub idle_timeout_secs: u64,
+    /// Largest request body, in bytes (413 beyond).
+    pub max_body_bytes: usize,
 }
 
 impl Default for HttpConfig {
@@ -202,21 +217,61 @@ impl Default for HttpConfig {
         HttpConfig {
             listen: "127.0.0.1:9717".into(),
             token_file: None,
+            insecure_no_token: false,
+            allowed_hosts: Vec::new(),
+            max_connections: 64,
+            header_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            max_body_bytes: 64 << 10,
         }
     }
+}
+
+/// A warning when the secret file `path` (a token, an HMAC key) can be read by its group
+/// or by others; `None` when it cannot (or its mode cannot be read: reading it will say).
+pub fn secret_file_warning(what: &str, path: &Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode();
+    (mode & 0o077 != 0).then(|| {
+        format!(
+            "{what} {} is readable by group or others (mode {:04o}): chmod 600 it",
+            parsers::escape::escape(&path.display().to_string()),
+            mode & 0o7777
+        )
+    })
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MetricsConfig {
-    /// Distinct workload label values at most; the rest are counted under `other`.
+    /// Attributed workloads (containers, pods, units) with a label of their own at most;
+    /// the rest are counted under `other`.
     pub workload_series_limit: usize,
+    /// `exe:` workloads (executables, and every unresolved record) with a label of their
+    /// own at most, on a budget of their own; the rest under `exe:other`.
+    pub exe_workload_limit: usize,
+    /// (syscall, action) series per workload label at most; the rest under syscall `other`.
+    pub series_per_workload_limit: usize,
 }
 
 impl Default for MetricsConfig {
     fn default() -> Self {
+        let d = crate::metrics::LabelLimits::default();
         MetricsConfig {
-            workload_series_limit: 1000,
+            workload_series_limit: d.workloads,
+            exe_workload_limit: d.exe_workloads,
+            series_per_workload_limit: d.series_per_workload,
+        }
+    }
+}
+
+impl MetricsConfig {
+    /// The label limits of [`crate::metrics::Metrics::set_label_limits`].
+    pub fn label_limits(&self) -> crate::metrics::LabelLimits {
+        crate::metrics::LabelLimits {
+            workloads: self.workload_series_limit,
+            exe_workloads: self.exe_workload_limit,
+            series_per_workload: self.series_per_workload_limit,
         }
     }
 }
@@ -332,6 +387,14 @@ impl Config {
             bail!(
                 "sandbox must be \"enforce\", \"log\" or \"off\", not {:?}",
                 self.sandbox
+            );
+        }
+        if self.http.max_connections == 0
+            || self.http.header_timeout_secs == 0
+            || self.http.idle_timeout_secs == 0
+        {
+            bail!(
+                "http.max_connections, header_timeout_secs and idle_timeout_secs must be positive"
             );
         }
         if self.store.batch_size == 0 || self.store.queue_batches == 0 {

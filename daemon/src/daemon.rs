@@ -210,7 +210,7 @@ pub async fn run_with(
     enricher: Box<dyn Enricher>,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    crate::metrics::metrics().set_workload_limit(cfg.metrics.workload_series_limit);
+    crate::metrics::metrics().set_label_limits(cfg.metrics.label_limits());
     let plan = sources::plan(&cfg, &access)?;
     for r in &plan.reasons {
         say(&format!("source {r}"));

@@ -8,7 +8,9 @@
 //! let state = http::HttpState::new(readiness.clone()).with_backend(api);
 //! tokio::spawn(server.run(state, shutdown_signal));
 //! ```
-//! An optional bearer token (`[http] token_file`) is required on every request.
+//! An optional bearer token (`[http] token_file`) is required on every request; beyond
+//! loopback it is required (unless `insecure_no_token = true`). Connections, timeouts,
+//! request bodies and `Host` are bounded and checked in [`serve`].
 //! The data endpoints ask an [`ApiBackend`] (the store, and the alerts module's list);
 //! without one they answer 503.
 
@@ -31,6 +33,10 @@ use serde_json::{json, Value};
 use crate::config::HttpConfig;
 use crate::metrics::metrics;
 
+pub mod serve;
+
+pub use serve::{HostCheck, Limits, REJECT_REASONS};
+
 /// Errors of binding and serving.
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
@@ -46,6 +52,12 @@ pub enum HttpError {
     },
     #[error("the HTTP token file {0} is empty")]
     EmptyToken(PathBuf),
+    #[error(
+        "refusing to serve {0} without a token: anyone who can connect could read every \
+         event and alert. Set [http] token_file, listen on 127.0.0.1, or set \
+         insecure_no_token = true"
+    )]
+    NoToken(SocketAddr),
     #[error("HTTP server failed: {0}")]
     Serve(std::io::Error),
 }
@@ -302,15 +314,19 @@ impl HttpState {
     }
 }
 
-/// A bound listener with its token, ready to serve.
+/// A bound listener with its token and limits, ready to serve.
 #[derive(Debug)]
 pub struct Server {
     listener: tokio::net::TcpListener,
     token: Option<String>,
+    limits: Limits,
+    hosts: HostCheck,
 }
 
 impl Server {
     /// Binds `cfg.listen` and reads the token file. None when `listen` is empty (disabled).
+    /// An address beyond loopback without a token is refused unless
+    /// `insecure_no_token = true`.
     pub async fn bind(cfg: &HttpConfig) -> Result<Option<Server>, HttpError> {
         let addr = cfg.listen.trim();
         if addr.is_empty() {
@@ -326,7 +342,25 @@ impl Server {
                 addr: addr.to_string(),
                 source,
             })?;
-        Ok(Some(Server { listener, token }))
+        let local = listener.local_addr().map_err(|source| HttpError::Bind {
+            addr: addr.to_string(),
+            source,
+        })?;
+        if token.is_none() && !local.ip().is_loopback() {
+            if !cfg.insecure_no_token {
+                return Err(HttpError::NoToken(local));
+            }
+            tracing::warn!(
+                "http: serving {local} without a token (insecure_no_token = true): anyone who \
+                 can connect reads every event and alert"
+            );
+        }
+        Ok(Some(Server {
+            listener,
+            token,
+            limits: Limits::from_config(cfg),
+            hosts: HostCheck::new(cfg),
+        }))
     }
 
     /// The address actually bound (port 0 picks one).
@@ -334,14 +368,21 @@ impl Server {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` completes, then finishes the requests in flight.
+    /// Serves until `shutdown` completes, then lets the requests in flight finish.
     pub async fn run<F>(self, state: HttpState, shutdown: F) -> Result<(), HttpError>
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        let app = router(state, self.token);
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
+        let app = router(state, self.token)
+            .layer(middleware::from_fn_with_state(
+                self.limits.max_body_bytes,
+                serve::limit_body,
+            ))
+            .layer(middleware::from_fn_with_state(
+                Arc::new(self.hosts),
+                serve::check_host,
+            ));
+        serve::serve(self.listener, app, self.limits, shutdown)
             .await
             .map_err(HttpError::Serve)
     }
@@ -363,6 +404,9 @@ fn read_token(p: &Path) -> Result<String, HttpError> {
         path: p.to_path_buf(),
         source,
     })?;
+    if let Some(w) = crate::config::secret_file_warning("the HTTP token file", p) {
+        tracing::warn!("{w}");
+    }
     let t = text.trim();
     if t.is_empty() {
         return Err(HttpError::EmptyToken(p.to_path_buf()));
@@ -711,5 +755,7 @@ impl ApiBackend for StoreApi {
     }
 }
 
+#[cfg(test)]
+mod serve_tests;
 #[cfg(test)]
 mod tests;

@@ -1,9 +1,17 @@
 //! Every Prometheus metric the daemon exports (prefix `seccomp_watch_`), in one registry.
 //!
-//! Labels are bounded: container ids are never labels; the per-workload series are capped
-//! by [`Metrics::workload_label`] (overflow goes to `other`).
+//! Labels are bounded, whatever the records say (everything in a record is the attacker's):
+//! container ids are never labels; `syscall` is a name of the record's arch's table or
+//! `unknown`, `arch` and `action` are names or `unknown`/`other`; workload labels come from
+//! [`Metrics::workload_series`]: at most `metrics.workload_series_limit` attributed
+//! workloads (containers, pods, units; overflow in `other`) and, on their own budget, at
+//! most `metrics.exe_workload_limit` `exe:` workloads (overflow in `exe:other`), so junk
+//! executables cannot push real workloads out; at most
+//! `metrics.series_per_workload_limit` (syscall, action) series per workload label (beyond,
+//! syscall `other`). Label values are put in [`parsers::escape`]'s form (no control byte,
+//! bidi or invisible character) and cut at [`MAX_LABEL_CHARS`].
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, OnceLock};
 
 use prometheus::{
@@ -59,7 +67,135 @@ pub struct Metrics {
     pub retention_deleted: IntCounter,
     /// Config or rules reloads, by outcome.
     pub reloads: IntCounterVec,
-    workload_limit: Mutex<(usize, HashSet<String>)>,
+    /// HTTP connections open now.
+    pub http_connections: IntGauge,
+    /// Connections and requests the HTTP server refused or closed, by reason.
+    pub http_rejected: IntCounterVec,
+    labels: Mutex<WorkloadLabels>,
+}
+
+/// How many workload labels and series per workload [`Metrics::workload_series`] hands out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LabelLimits {
+    /// Attributed workloads (containers, pods, units) with a label of their own.
+    pub workloads: usize,
+    /// `exe:` (and `unknown`) workloads with a label of their own.
+    pub exe_workloads: usize,
+    /// (syscall, action) series per workload label.
+    pub series_per_workload: usize,
+}
+
+impl Default for LabelLimits {
+    fn default() -> Self {
+        LabelLimits {
+            workloads: 1000,
+            exe_workloads: 100,
+            series_per_workload: 64,
+        }
+    }
+}
+
+/// Label values are cut after this many characters (then `...`).
+pub const MAX_LABEL_CHARS: usize = 200;
+/// The workload label of attributed workloads beyond the limit.
+pub const OTHER_WORKLOAD: &str = "other";
+/// The workload label of `exe:` workloads beyond their limit.
+pub const OTHER_EXE_WORKLOAD: &str = "exe:other";
+/// The syscall label of a number the arch's table does not name.
+pub const UNKNOWN_SYSCALL: &str = "unknown";
+/// The syscall label of series beyond `series_per_workload_limit`.
+pub const OTHER_SYSCALL: &str = "other";
+
+/// One workload label and the (syscall, action) pairs it has series of.
+#[derive(Debug, Default)]
+struct Slot {
+    series: HashSet<(&'static str, &'static str)>,
+}
+
+/// The workload labels handed out so far (first come, first served, per budget).
+#[derive(Debug, Default)]
+struct WorkloadLabels {
+    limits: LabelLimits,
+    /// By label value (the sanitized key), including the two overflow labels.
+    slots: HashMap<String, Slot>,
+    attributed: usize,
+    exe: usize,
+}
+
+impl WorkloadLabels {
+    fn label_of(&mut self, workload: &str) -> String {
+        let label = label_value(workload);
+        if self.slots.contains_key(&label) {
+            return label;
+        }
+        let exe = is_exe_workload(workload);
+        let (used, limit, overflow) = if exe {
+            (&mut self.exe, self.limits.exe_workloads, OTHER_EXE_WORKLOAD)
+        } else {
+            (&mut self.attributed, self.limits.workloads, OTHER_WORKLOAD)
+        };
+        // An overflow label is never handed out as a workload's own.
+        if *used < limit && label != OTHER_WORKLOAD && label != OTHER_EXE_WORKLOAD {
+            *used += 1;
+            self.slots.insert(label.clone(), Slot::default());
+            return label;
+        }
+        self.slots.entry(overflow.to_string()).or_default();
+        overflow.to_string()
+    }
+
+    fn syscall_of(
+        &mut self,
+        label: &str,
+        syscall: &'static str,
+        action: &'static str,
+    ) -> &'static str {
+        let limit = self.limits.series_per_workload;
+        let Some(slot) = self.slots.get_mut(label) else {
+            return OTHER_SYSCALL;
+        };
+        if slot.series.contains(&(syscall, action)) {
+            return syscall;
+        }
+        if slot.series.len() < limit {
+            slot.series.insert((syscall, action));
+            return syscall;
+        }
+        OTHER_SYSCALL
+    }
+}
+
+/// Whether `workload` goes on the `exe:` budget: an executable's workload (`exe:PATH`, the
+/// key of every unresolved record) or `unknown`.
+pub fn is_exe_workload(workload: &str) -> bool {
+    workload.starts_with("exe:") || workload == "unknown"
+}
+
+/// A label value made from attacker-controlled text: [`parsers::escape`]'s form (control
+/// bytes as `\e`, `\x07`, ...), at most [`MAX_LABEL_CHARS`] characters (then `...`).
+pub fn label_value(s: &str) -> String {
+    let e = parsers::escape::escape(s);
+    if e.chars().count() <= MAX_LABEL_CHARS {
+        return e.into_owned();
+    }
+    let mut out: String = e.chars().take(MAX_LABEL_CHARS).collect();
+    out.push_str("...");
+    out
+}
+
+/// The `syscall` label of an event: its name in the record's arch's table, else `unknown`.
+pub fn syscall_label(e: &parsers::Event) -> &'static str {
+    e.syscall().unwrap_or(UNKNOWN_SYSCALL)
+}
+
+/// The `action` label: `SCMP_ACT_*`, or `other` for a code no action names.
+pub fn action_label(a: parsers::Action) -> &'static str {
+    a.name().unwrap_or("other")
+}
+
+/// The `arch` label: `SCMP_ARCH_*`, or `unknown` for an arch libseccomp does not name.
+pub fn arch_label(e: &parsers::Event) -> &'static str {
+    e.arch().map_or("unknown", |a| a.name())
 }
 
 fn counter_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -152,7 +288,14 @@ impl Metrics {
                 c
             },
             reloads: counter_vec(&r, "seccomp_watch_reloads_total", "Configuration and rules reloads, by outcome.", &["outcome"]),
-            workload_limit: Mutex::new((1000, HashSet::new())),
+            http_connections: int_gauge(&r, "seccomp_watch_http_connections", "HTTP connections open now."),
+            http_rejected: counter_vec(
+                &r,
+                "seccomp_watch_http_rejected_total",
+                "HTTP connections and requests refused or closed, by reason (connection_limit, header_timeout, idle_timeout, host, body_too_large).",
+                &["reason"],
+            ),
+            labels: Mutex::new(WorkloadLabels::default()),
             registry: r,
         };
         #[cfg(target_os = "linux")]
@@ -166,27 +309,30 @@ impl Metrics {
         m
     }
 
-    /// Sets the maximum number of distinct workload label values (default 1000).
-    pub fn set_workload_limit(&self, limit: usize) {
-        if let Ok(mut g) = self.workload_limit.lock() {
-            g.0 = limit;
+    /// Sets the label limits (from `[metrics]`). Labels handed out stay; the limits apply
+    /// to new ones.
+    pub fn set_label_limits(&self, limits: LabelLimits) {
+        if let Ok(mut g) = self.labels.lock() {
+            g.limits = limits;
         }
     }
 
-    /// The label value for `workload`: itself while fewer than the limit are in use,
-    /// `other` beyond.
-    pub fn workload_label<'a>(&self, workload: &'a str) -> &'a str {
-        let Ok(mut g) = self.workload_limit.lock() else {
-            return "other";
+    /// The label values of a series of `workload_events_total`: (workload, syscall). The
+    /// workload's own (sanitized) key while its budget lasts, else `other` or `exe:other`;
+    /// `syscall` itself while the workload label has fewer than
+    /// `series_per_workload_limit` series, else `other`.
+    pub fn workload_series(
+        &self,
+        workload: &str,
+        syscall: &'static str,
+        action: &'static str,
+    ) -> (String, &'static str) {
+        let Ok(mut g) = self.labels.lock() else {
+            return (OTHER_WORKLOAD.to_string(), OTHER_SYSCALL);
         };
-        if g.1.contains(workload) {
-            return workload;
-        }
-        if g.1.len() < g.0 {
-            g.1.insert(workload.to_string());
-            return workload;
-        }
-        "other"
+        let label = g.label_of(workload);
+        let syscall = g.syscall_of(&label, syscall, action);
+        (label, syscall)
     }
 
     /// Creates the series of the bounded label sets at zero, so that dashboards and alert
@@ -194,7 +340,7 @@ impl Metrics {
     /// of every source, reload outcomes. `source_up` is left to the sources (a source that
     /// is not configured must not look down). Call once at start-up.
     pub fn init_series(&self) {
-        for cause in ["enobufs", "kernel_lost", "kmsg_suppressed", "tail"] {
+        for cause in LOSS_CAUSES {
             self.lost.with_label_values(&[cause]);
         }
         for s in crate::pipeline::SourceKind::ALL {
@@ -203,6 +349,9 @@ impl Metrics {
         }
         for outcome in ["ok", "error"] {
             self.reloads.with_label_values(&[outcome]);
+        }
+        for reason in crate::http::REJECT_REASONS {
+            self.http_rejected.with_label_values(&[reason]);
         }
     }
 
@@ -240,6 +389,9 @@ impl Metrics {
     }
 }
 
+/// Every cause of `lost_records_total`.
+pub const LOSS_CAUSES: [&str; 4] = ["enobufs", "kernel_lost", "kmsg_suppressed", "tail"];
+
 /// The process-wide metrics.
 pub fn metrics() -> &'static Metrics {
     static M: OnceLock<Metrics> = OnceLock::new();
@@ -271,5 +423,109 @@ mod audit_status_tests {
                 "{g}: {t}"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(l: LabelLimits) -> WorkloadLabels {
+        WorkloadLabels {
+            limits: l,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn budgets_are_separate_and_first_come_first_served() {
+        let mut w = labels(LabelLimits {
+            workloads: 2,
+            exe_workloads: 2,
+            series_per_workload: 8,
+        });
+        for i in 0..10 {
+            let l = w.label_of(&format!("exe:/tmp/junk-{i}"));
+            assert_eq!(l == OTHER_EXE_WORKLOAD, i >= 2, "{i}: {l}");
+        }
+        assert_eq!(w.label_of("unknown"), OTHER_EXE_WORKLOAD);
+        // The junk did not take the containers' slots.
+        assert_eq!(w.label_of("k8s:shop/cart/api"), "k8s:shop/cart/api");
+        assert_eq!(w.label_of("unit:nginx.service"), "unit:nginx.service");
+        assert_eq!(w.label_of("docker:web"), OTHER_WORKLOAD);
+        // Known labels stay theirs.
+        assert_eq!(w.label_of("exe:/tmp/junk-1"), "exe:/tmp/junk-1");
+        assert_eq!(w.label_of("k8s:shop/cart/api"), "k8s:shop/cart/api");
+        // A workload cannot take an overflow label's name as its own.
+        let mut w = labels(LabelLimits::default());
+        assert_eq!(w.label_of("exe:other"), OTHER_EXE_WORKLOAD);
+        assert_eq!(w.exe, 0);
+    }
+
+    #[test]
+    fn series_per_workload_are_bounded() {
+        let mut w = labels(LabelLimits {
+            series_per_workload: 3,
+            ..Default::default()
+        });
+        let l = w.label_of("docker:web");
+        let names = ["read", "write", "open", "close", "mmap"];
+        let got: Vec<&str> = names
+            .iter()
+            .map(|n| w.syscall_of(&l, n, "SCMP_ACT_LOG"))
+            .collect();
+        assert_eq!(got, ["read", "write", "open", "other", "other"]);
+        assert_eq!(w.syscall_of(&l, "write", "SCMP_ACT_LOG"), "write");
+        assert_eq!(w.syscall_of(&l, "read", "SCMP_ACT_ERRNO"), "other");
+    }
+
+    #[test]
+    fn label_values_are_escaped_and_cut() {
+        assert_eq!(
+            label_value("exe:/a\x1b[31m\x07\0b"),
+            "exe:/a\\e[31m\\x07\\x00b"
+        );
+        assert_eq!(label_value("exe:/l\u{200b}s"), "exe:/l\\u{200b}s");
+        let long = format!("exe:/{}", "x".repeat(5000));
+        let l = label_value(&long);
+        assert_eq!(l.chars().count(), MAX_LABEL_CHARS + 3);
+        assert!(l.ends_with("..."));
+    }
+
+    #[test]
+    fn syscall_arch_and_action_labels_are_names() {
+        let mut e = parsers::Event {
+            time_ms: 0,
+            serial: None,
+            node: None,
+            audit_arch: 0xc000_003e,
+            syscall_nr: 101,
+            code: 0x7ffc_0000,
+            pid: 1,
+            uid: None,
+            gid: None,
+            auid: None,
+            ses: None,
+            comm: None,
+            exe: None,
+            subj: None,
+            sig: None,
+            compat: false,
+            ip: None,
+        };
+        assert_eq!(syscall_label(&e), "ptrace");
+        assert_eq!(arch_label(&e), "SCMP_ARCH_X86_64");
+        e.syscall_nr = 48_213;
+        assert_eq!(syscall_label(&e), UNKNOWN_SYSCALL);
+        e.audit_arch = 0x1234_5678;
+        assert_eq!(arch_label(&e), "unknown");
+        assert_eq!(
+            action_label(parsers::Action::from_code(0x7ffc_0000)),
+            "SCMP_ACT_LOG"
+        );
+        assert_eq!(
+            action_label(parsers::Action::from_code(0x1234_0000)),
+            "other"
+        );
     }
 }

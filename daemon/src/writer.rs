@@ -209,28 +209,31 @@ fn record(p: &Pending, out: &WriteOutcome, took: Duration, stats: &mut WriterSta
     stats.transactions += 1;
     stats.stored += out.stored;
     stats.duplicates += out.duplicates;
-    let mut by_label: HashMap<(&'static str, String, String), u64> = HashMap::default();
-    let mut by_workload: HashMap<(String, String, String), u64> = HashMap::default();
+    // Every label value is bounded (see crate::metrics): names from fixed tables, the
+    // workload from its budget.
+    let mut by_label: HashMap<(&'static str, &'static str, &'static str), u64> = HashMap::default();
+    let mut by_workload: HashMap<(String, &'static str, &'static str), u64> = HashMap::default();
     for &((b, i), n) in &out.groups {
         let Some(it) = p.batches.get(b).and_then(|b| b.items.get(i)) else {
             continue;
         };
         let e = &it.event;
-        let action = e.action().to_string();
+        let action = crate::metrics::action_label(e.action());
         *by_label
-            .entry((it.source.as_str(), action.clone(), e.arch_name()))
+            .entry((it.source.as_str(), action, crate::metrics::arch_label(e)))
             .or_default() += n;
-        let syscall = e
-            .syscall()
-            .map_or_else(|| e.syscall_nr.to_string(), str::to_string);
-        let wl = m.workload_label(&it.attribution.workload).to_string();
+        let (wl, syscall) = m.workload_series(
+            &it.attribution.workload,
+            crate::metrics::syscall_label(e),
+            action,
+        );
         *by_workload.entry((wl, syscall, action)).or_default() += n;
     }
     for ((s, a, arch), n) in by_label {
-        m.events.with_label_values(&[s, &a, &arch]).inc_by(n);
+        m.events.with_label_values(&[s, a, arch]).inc_by(n);
     }
     for ((w, s, a), n) in by_workload {
-        m.workload_events.with_label_values(&[&w, &s, &a]).inc_by(n);
+        m.workload_events.with_label_values(&[&w, s, a]).inc_by(n);
     }
     for b in &p.batches {
         for (cause, n) in &b.losses {

@@ -58,8 +58,15 @@ impl Secret {
             (Some(_), Some(_)) => {
                 bail!("{what}: give the file or the environment variable, not both")
             }
-            (Some(p), None) => std::fs::read_to_string(p)
-                .with_context(|| format!("{what}: cannot read {}", p.display()))?,
+            (Some(p), None) => {
+                let v = std::fs::read_to_string(p)
+                    .with_context(|| format!("{what}: cannot read {}", p.display()))?;
+                if let Some(w) = crate::config::secret_file_warning(&format!("the {what} file"), p)
+                {
+                    tracing::warn!("{w}");
+                }
+                v
+            }
             (None, Some(v)) => std::env::var(v)
                 .with_context(|| format!("{what}: environment variable {v} is not set"))?,
             (None, None) => return Ok(None),

@@ -31,14 +31,14 @@ impl ApiBackend for Fake {
     }
 }
 
-struct Running {
-    addr: SocketAddr,
+pub(super) struct Running {
+    pub(super) addr: SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<Result<(), HttpError>>,
 }
 
 impl Running {
-    async fn stop(mut self) {
+    pub(super) async fn stop(mut self) {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
@@ -54,8 +54,13 @@ async fn start(state: HttpState, token_file: Option<PathBuf>) -> Running {
     let cfg = HttpConfig {
         listen: "127.0.0.1:0".into(),
         token_file,
+        ..HttpConfig::default()
     };
-    let server = Server::bind(&cfg).await.unwrap().expect("enabled");
+    start_with(state, &cfg).await
+}
+
+pub(super) async fn start_with(state: HttpState, cfg: &HttpConfig) -> Running {
+    let server = Server::bind(cfg).await.unwrap().expect("enabled");
     let addr = server.local_addr().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(server.run(state, async move {
@@ -69,12 +74,16 @@ async fn start(state: HttpState, token_file: Option<PathBuf>) -> Running {
 }
 
 /// A minimal HTTP/1.1 GET: (status, headers, body).
-async fn get(addr: SocketAddr, path: &str, token: Option<&str>) -> (u16, String, String) {
+pub(super) async fn get(
+    addr: SocketAddr,
+    path: &str,
+    token: Option<&str>,
+) -> (u16, String, String) {
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
     let auth = token
         .map(|t| format!("Authorization: Bearer {t}\r\n"))
         .unwrap_or_default();
-    let req = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{auth}\r\n");
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}\r\n");
     s.write_all(req.as_bytes()).await.unwrap();
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).await.unwrap();
@@ -205,6 +214,7 @@ async fn bind_errors_are_reported() {
     let cfg = HttpConfig {
         listen: "127.0.0.1:0".into(),
         token_file: Some(empty),
+        ..HttpConfig::default()
     };
     assert!(matches!(
         Server::bind(&cfg).await,
@@ -213,6 +223,7 @@ async fn bind_errors_are_reported() {
     let cfg = HttpConfig {
         listen: "127.0.0.1:0".into(),
         token_file: Some(dir.path().join("missing")),
+        ..HttpConfig::default()
     };
     assert!(matches!(
         Server::bind(&cfg).await,
@@ -221,6 +232,7 @@ async fn bind_errors_are_reported() {
     let cfg = HttpConfig {
         listen: "256.0.0.1:1".into(),
         token_file: None,
+        ..HttpConfig::default()
     };
     assert!(matches!(
         Server::bind(&cfg).await,
@@ -229,17 +241,20 @@ async fn bind_errors_are_reported() {
     let cfg = HttpConfig {
         listen: String::new(),
         token_file: None,
+        ..HttpConfig::default()
     };
     assert!(Server::bind(&cfg).await.unwrap().is_none());
     // The same port twice: the second bind fails.
     let cfg = HttpConfig {
         listen: "127.0.0.1:0".into(),
         token_file: None,
+        ..HttpConfig::default()
     };
     let a = Server::bind(&cfg).await.unwrap().unwrap();
     let cfg = HttpConfig {
         listen: a.local_addr().unwrap().to_string(),
         token_file: None,
+        ..HttpConfig::default()
     };
     assert!(matches!(
         Server::bind(&cfg).await,
@@ -437,7 +452,7 @@ fn collect_strings(v: &Value, key: &str, out: &mut Vec<String>) {
     }
 }
 
-fn repo_file(rel: &str) -> PathBuf {
+pub(super) fn repo_file(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
 }
 
