@@ -69,7 +69,9 @@ fn fake(first_pid: u32, pids: u32, containers: usize) -> Fake {
         let cfg = serde_json::json!({
             "annotations": {"io.kubernetes.pod.name": format!("app-{c}"), "io.kubernetes.pod.namespace": "bench",
                 "io.kubernetes.container.name": "main"},
-            "linux": {"seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["uname"], "action": "SCMP_ACT_LOG"}]}}
+            "linux": {"seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["uname"], "action": "SCMP_ACT_LOG"}]},
+                // The runtime's state names the cgroup (attribution trusts nothing else).
+                "cgroupsPath": format!("/kubepods/besteffort/pod1b2c3d4e-0000-4000-8000-{:012x}/cri-containerd-{}", c, id(c))}
         });
         std::fs::write(bundle.join("config.json"), cfg.to_string()).expect("write");
         let state = d.join("runc").join(id(c));
