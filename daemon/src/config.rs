@@ -121,6 +121,9 @@ pub struct StoreConfig {
     pub flush_ms: u64,
     /// Capacity of the bounded channel in front of the writer (batches).
     pub queue_batches: usize,
+    /// Disk space kept in reserve beside the database (`<db>-reserve`), given up when the
+    /// disk is full so that retention and deletes can run (0: none).
+    pub reserve_bytes: u64,
 }
 
 impl Default for StoreConfig {
@@ -129,6 +132,7 @@ impl Default for StoreConfig {
             batch_size: 10_000,
             flush_ms: 200,
             queue_batches: 8,
+            reserve_bytes: 8 << 20,
         }
     }
 }

@@ -208,7 +208,16 @@ impl Readiness {
         }
         if let Some(db) = &self.db_path {
             let last = self.db_error.lock().ok().and_then(|e| e.clone());
+            let full = m.db_disk_full.get() == 1;
             let (ok, detail) = match (last, db_writable(db)) {
+                _ if full => (
+                    false,
+                    format!(
+                        "disk full: writes free space first (reserve given up, retention, the \
+                         oldest raw events deleted: {} so far)",
+                        m.lost.with_label_values(&["disk_full"]).get()
+                    ),
+                ),
                 (Some(e), _) => (false, format!("last write failed: {e}")),
                 (None, Err(e)) => (false, e),
                 (None, Ok(())) => (true, "writable".into()),

@@ -67,6 +67,8 @@ pub struct Metrics {
     pub retention_deleted: IntCounter,
     /// Config or rules reloads, by outcome.
     pub reloads: IntCounterVec,
+    /// 1 while the database's disk is full (writes free space first), else 0.
+    pub db_disk_full: IntGauge,
     /// HTTP connections open now.
     pub http_connections: IntGauge,
     /// Connections and requests the HTTP server refused or closed, by reason.
@@ -288,6 +290,7 @@ impl Metrics {
                 c
             },
             reloads: counter_vec(&r, "seccomp_watch_reloads_total", "Configuration and rules reloads, by outcome.", &["outcome"]),
+            db_disk_full: int_gauge(&r, "seccomp_watch_db_disk_full", "1 while the database's disk is full: writes first give up the reserve, run retention and delete the oldest raw events."),
             http_connections: int_gauge(&r, "seccomp_watch_http_connections", "HTTP connections open now."),
             http_rejected: counter_vec(
                 &r,
@@ -390,7 +393,13 @@ impl Metrics {
 }
 
 /// Every cause of `lost_records_total`.
-pub const LOSS_CAUSES: [&str; 4] = ["enobufs", "kernel_lost", "kmsg_suppressed", "tail"];
+pub const LOSS_CAUSES: [&str; 5] = [
+    "enobufs",
+    "kernel_lost",
+    "kmsg_suppressed",
+    "tail",
+    "disk_full",
+];
 
 /// The process-wide metrics.
 pub fn metrics() -> &'static Metrics {

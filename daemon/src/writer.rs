@@ -13,6 +13,14 @@
 //! A batch's checkpoint is committed in the same transaction as its events, so after a
 //! crash the checkpoint and the events agree: resume from the checkpoint and nothing is
 //! lost or stored twice (duplicates are skipped by key anyway).
+//!
+//! A full disk (SQLITE_FULL) is not retried blindly: each failed attempt frees space, in
+//! this order, until the batch fits: the reserve file beside the database is given up
+//! (`store.reserve_bytes`), retention runs at once, then the oldest raw events are
+//! deleted early (their aggregates stay; counted in `seccomp_watch_lost_records_total
+//! {cause="disk_full"}` and the `losses` table). `seccomp_watch_db_disk_full` is 1 (and
+//! `/readyz` not ready) from the first such failure until a write succeeds with the
+//! reserve back in place.
 
 use std::time::{Duration, Instant};
 
@@ -42,6 +50,9 @@ pub struct WriterConfig {
     /// gives up and returns the error; `None` retries forever (the daemon: the sources
     /// wait, nothing is dropped).
     pub max_retries: Option<u32>,
+    /// Disk space kept in reserve beside the database, given up when the disk is full
+    /// (0: none).
+    pub reserve_bytes: u64,
 }
 
 impl Default for WriterConfig {
@@ -53,6 +64,7 @@ impl Default for WriterConfig {
             retention_days: 30,
             retention_every: Duration::from_secs(3600),
             max_retries: None,
+            reserve_bytes: 0,
         }
     }
 }
@@ -65,6 +77,7 @@ impl WriterConfig {
             flush: Duration::from_millis(cfg.store.flush_ms),
             queue_batches: cfg.store.queue_batches.max(1),
             retention_days: cfg.retention_days,
+            reserve_bytes: cfg.store.reserve_bytes,
             ..WriterConfig::default()
         }
     }
@@ -119,6 +132,14 @@ pub async fn run<W: StoreWriter>(
     cfg: WriterConfig,
 ) -> Result<WriterStats, StoreError> {
     let mut stats = WriterStats::default();
+    let mut space = Space::default();
+    if cfg.reserve_bytes > 0 && !w.ensure_reserve(cfg.reserve_bytes) {
+        tracing::warn!(
+            "the disk has no room for a {} MiB reserve beside the database (twice that must be \
+             free): a full disk will cost raw events sooner",
+            cfg.reserve_bytes >> 20
+        );
+    }
     let retention = cfg.retention_days > 0;
     let mut next_retention = tokio::time::Instant::now();
     let mut closed = false;
@@ -162,7 +183,7 @@ pub async fn run<W: StoreWriter>(
                 Err(_) => break,
             }
         }
-        commit(&mut w, &cfg, pending, &mut stats).await?;
+        commit(&mut w, &cfg, pending, &mut stats, &mut space).await?;
     }
     if let Err(e) = w.close().await {
         tracing::warn!("closing the database writer: {e}");
@@ -170,11 +191,90 @@ pub async fn run<W: StoreWriter>(
     Ok(stats)
 }
 
+/// The writer's state with respect to disk space.
+#[derive(Debug, Default)]
+struct Space {
+    /// The disk is (nearly) full: set by SQLITE_FULL or by free space under the low-water
+    /// mark, cleared once there is room again and the reserve is back.
+    full: bool,
+    /// Retention already ran in this episode.
+    retained: bool,
+    /// Raw events to delete at the next early deletion after SQLITE_FULL (doubles while
+    /// writes keep failing).
+    chunk: u64,
+    /// Early deletions not logged yet (logged at most once a minute), and when last.
+    unlogged: u64,
+    logged: Option<Instant>,
+}
+
+/// Raw events deleted by one early deletion.
+const EARLY_DELETE: u64 = 10_000;
+const MAX_EARLY_DELETE: u64 = 1_000_000;
+/// The disk counts as nearly full below `max(store.reserve_bytes, this)` free.
+const MIN_LOW_WATER: u64 = 4 << 20;
+/// Early deletions per commit at most while the disk is nearly full.
+const MAX_DELETES_PER_COMMIT: usize = 8;
+
+fn low_water(cfg: &WriterConfig) -> u64 {
+    cfg.reserve_bytes.max(MIN_LOW_WATER)
+}
+
+impl Space {
+    fn enter(&mut self, why: &str) {
+        if !self.full {
+            self.full = true;
+            self.retained = false;
+            self.chunk = EARLY_DELETE;
+            metrics().db_disk_full.set(1);
+            tracing::error!(
+                "database disk full ({why}): freeing space (the reserve, retention, then the \
+                 oldest raw events; aggregates are kept)"
+            );
+        }
+    }
+
+    fn leave(&mut self) {
+        if self.full {
+            self.full = false;
+            self.flush_log();
+            metrics().db_disk_full.set(0);
+            tracing::warn!("disk space for the database is back (reserve in place)");
+        }
+    }
+
+    /// Counts `n` raw events deleted early.
+    fn deleted(&mut self, n: u64, stats: &mut WriterStats) {
+        metrics().lost.with_label_values(&["disk_full"]).inc_by(n);
+        stats.lost += n;
+        self.unlogged += n;
+        let due = match self.logged {
+            Some(t) => t.elapsed() >= Duration::from_secs(60),
+            None => true,
+        };
+        if due {
+            self.flush_log();
+        }
+    }
+
+    fn flush_log(&mut self) {
+        if self.unlogged > 0 {
+            tracing::warn!(
+                "disk full: deleted the {} oldest raw events early (counted as lost, cause \
+                 disk_full; their aggregates are kept)",
+                self.unlogged
+            );
+            self.unlogged = 0;
+            self.logged = Some(Instant::now());
+        }
+    }
+}
+
 async fn commit<W: StoreWriter>(
     w: &mut W,
     cfg: &WriterConfig,
     p: Pending,
     stats: &mut WriterStats,
+    space: &mut Space,
 ) -> Result<(), StoreError> {
     let mut attempt = 0u32;
     loop {
@@ -182,6 +282,7 @@ async fn commit<W: StoreWriter>(
         match w.write(&p.batches).await {
             Ok(out) => {
                 record(&p, &out, t0.elapsed(), stats);
+                check_space(w, cfg, stats, space).await;
                 return Ok(());
             }
             Err(e) => {
@@ -190,11 +291,96 @@ async fn commit<W: StoreWriter>(
                 if cfg.max_retries.is_some_and(|m| attempt > m) {
                     return Err(e);
                 }
+                if e.is_full() {
+                    space.enter(&e.to_string());
+                    if relieve(w, cfg, stats, space).await {
+                        continue;
+                    }
+                }
                 let wait = Duration::from_millis(100u64.saturating_mul(1 << attempt.min(6)));
                 tracing::error!(
                     "database write failed (attempt {attempt}, retrying in {wait:?}): {e}"
                 );
                 tokio::time::sleep(wait).await;
+            }
+        }
+    }
+}
+
+/// After SQLITE_FULL: gives the reserve up (the checkpoint and the deletes need room
+/// too), runs retention once, deletes a chunk of the oldest raw events (a larger one each
+/// time writes keep failing); true when anything was freed (retry at once).
+async fn relieve<W: StoreWriter>(
+    w: &mut W,
+    cfg: &WriterConfig,
+    stats: &mut WriterStats,
+    space: &mut Space,
+) -> bool {
+    let mut freed = false;
+    if w.release_reserve() {
+        tracing::warn!(
+            "disk full: gave up the {} MiB reserve beside the database",
+            cfg.reserve_bytes >> 20
+        );
+        freed = true;
+    }
+    if cfg.retention_days > 0 && !space.retained {
+        space.retained = true;
+        freed |= retain(w, cfg, stats).await > 0;
+    }
+    match w.delete_oldest(space.chunk, "disk_full").await {
+        Ok(0) => {}
+        Ok(n) => {
+            space.deleted(n, stats);
+            space.chunk = (space.chunk * 2).min(MAX_EARLY_DELETE);
+            freed = true;
+        }
+        Err(e) => tracing::error!("disk full: cannot delete old raw events: {e}"),
+    }
+    freed
+}
+
+/// After a commit: below the low-water mark of free space, keeps free pages inside the
+/// database (the next inserts reuse them: the file need not grow) by retention, then
+/// early deletion of the oldest raw events; with room again (twice the low-water mark) and
+/// the reserve back, the episode ends.
+async fn check_space<W: StoreWriter>(
+    w: &mut W,
+    cfg: &WriterConfig,
+    stats: &mut WriterStats,
+    space: &mut Space,
+) {
+    let Some(free) = w.disk_free() else { return };
+    let low = low_water(cfg);
+    if free >= low {
+        if space.full && free >= low.saturating_mul(2) && w.ensure_reserve(cfg.reserve_bytes) {
+            space.leave();
+        }
+        if space.full {
+            space.chunk = EARLY_DELETE;
+        }
+        return;
+    }
+    space.enter(&format!("{} MiB free, under {} MiB", free >> 20, low >> 20));
+    let headroom = (low / 4).max(1 << 20);
+    for _ in 0..MAX_DELETES_PER_COMMIT {
+        match w.free_pages_bytes().await {
+            Ok(b) if b >= headroom => break,
+            Ok(_) => {}
+            Err(_) => break,
+        }
+        if cfg.retention_days > 0 && !space.retained {
+            space.retained = true;
+            if retain(w, cfg, stats).await > 0 {
+                continue;
+            }
+        }
+        match w.delete_oldest(EARLY_DELETE, "disk_full").await {
+            Ok(0) => break,
+            Ok(n) => space.deleted(n, stats),
+            Err(e) => {
+                tracing::error!("disk nearly full: cannot delete old raw events: {e}");
+                break;
             }
         }
     }
@@ -250,19 +436,22 @@ fn record(p: &Pending, out: &WriteOutcome, took: Duration, stats: &mut WriterSta
     }
 }
 
-/// Deletes raw events older than the retention, in chunks (one transaction each).
-async fn retain<W: StoreWriter>(w: &mut W, cfg: &WriterConfig, stats: &mut WriterStats) {
+/// Deletes raw events older than the retention, in chunks (one transaction each);
+/// returns how many.
+async fn retain<W: StoreWriter>(w: &mut W, cfg: &WriterConfig, stats: &mut WriterStats) -> u64 {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0);
     let cutoff = now - i64::from(cfg.retention_days) * 86_400_000;
+    let mut total = 0;
     loop {
         match w.delete_older_than(cutoff, RETENTION_CHUNK).await {
             Ok(0) => break,
             Ok(n) => {
                 metrics().retention_deleted.inc_by(n);
                 stats.retention_deleted += n;
+                total += n;
             }
             Err(e) => {
                 tracing::warn!("retention: {e}");
@@ -270,4 +459,5 @@ async fn retain<W: StoreWriter>(w: &mut W, cfg: &WriterConfig, stats: &mut Write
             }
         }
     }
+    total
 }

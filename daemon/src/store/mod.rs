@@ -41,6 +41,23 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+impl StoreError {
+    /// Whether the write failed for lack of disk space (SQLITE_FULL, ENOSPC).
+    pub fn is_full(&self) -> bool {
+        match self {
+            StoreError::Sqlite { code, .. } => code & 0xff == 13,
+            StoreError::Db(sqlx::Error::Database(e)) => e
+                .code()
+                .and_then(|c| c.parse::<i32>().ok())
+                .is_some_and(|c| c & 0xff == 13),
+            StoreError::Db(sqlx::Error::Io(e)) | StoreError::Io { source: e, .. } => {
+                e.raw_os_error() == Some(libc::ENOSPC)
+            }
+            _ => false,
+        }
+    }
+}
+
 /// The raw identity of a stored event, used to page through results (keyset pagination).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct EventCursor {
@@ -256,6 +273,42 @@ pub trait StoreWriter: Send + 'static {
         cutoff_ms: i64,
         max_rows: u64,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Keeps `bytes` of disk space in reserve beside the database (a preallocated file)
+    /// when the disk has room for it twice over; true when the reserve is in place (or
+    /// `bytes` is 0). Given up by [`StoreWriter::release_reserve`] when the disk is full,
+    /// so that deletes can run. A backend without local files keeps none.
+    fn ensure_reserve(&mut self, bytes: u64) -> bool {
+        let _ = bytes;
+        true
+    }
+
+    /// Gives the reserve up (a write failed for lack of space); true when that freed space.
+    fn release_reserve(&mut self) -> bool {
+        false
+    }
+
+    /// Bytes free on the database's filesystem (`None`: unknown, or not a local file).
+    fn disk_free(&self) -> Option<u64> {
+        None
+    }
+
+    /// Bytes of free pages inside the database (reused before the file grows).
+    fn free_pages_bytes(&mut self) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        async { Ok(0) }
+    }
+
+    /// Deletes about `max_rows` of the oldest raw events (the aggregates keep counting
+    /// them) and counts them in the loss counter `cause`, in one transaction; returns how
+    /// many. For a disk that stays full after retention.
+    fn delete_oldest(
+        &mut self,
+        max_rows: u64,
+        cause: &str,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        let _ = (max_rows, cause);
+        async { Ok(0) }
+    }
 
     /// Closes the connection (after a final WAL checkpoint).
     fn close(self) -> impl Future<Output = Result<(), StoreError>> + Send;

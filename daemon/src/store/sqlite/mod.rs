@@ -20,13 +20,15 @@
 //! Files: `open.rs` (opening, migrations, the read pool), `read.rs` (the queries: the
 //! [`Store`](super::Store) methods), `write.rs` (the one writer and its transaction),
 //! `ids.rs` (the writer's dictionary caches and the resolution of ids), `raw.rs` (the hot
-//! insert path on SQLite's C API), `codec.rs` (values to and from their stored form).
+//! insert path on SQLite's C API), `codec.rs` (values to and from their stored form),
+//! `space.rs` (a full disk: the reserve file, early deletion of the oldest raw events).
 
 mod codec;
 mod ids;
 mod open;
 mod raw;
 mod read;
+mod space;
 mod write;
 
 pub use codec::stored_serial;

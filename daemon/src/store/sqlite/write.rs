@@ -15,7 +15,7 @@ use crate::store::{StoreError, StoreWriter, WriteOutcome};
 /// parameters at most, under SQLite's limit; the rest goes in smaller statements.
 const INSERT_SIZES: [usize; 4] = [512, 64, 8, 1];
 
-fn now_ms() -> i64 {
+pub(super) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
@@ -28,8 +28,8 @@ type Group = ((usize, usize), u64, i64, i64);
 
 /// The one writer connection and its caches.
 pub struct SqliteWriter {
-    conn: SqliteConnection,
-    opts: SqliteConnectOptions,
+    pub(super) conn: SqliteConnection,
+    pub(super) opts: SqliteConnectOptions,
     caches: Caches,
     /// Set while a write is in progress and cleared when it succeeds. A write that failed
     /// or was dropped half-way (cancelled) may have cached ids of a rolled-back
@@ -276,6 +276,32 @@ impl StoreWriter for SqliteWriter {
     ) -> Result<u64, StoreError> {
         self.begin_op().await?;
         let r = self.delete_inner(cutoff_ms, max_rows).await;
+        self.dirty = r.is_err();
+        r
+    }
+
+    fn ensure_reserve(&mut self, bytes: u64) -> bool {
+        self.ensure_reserve_inner(bytes)
+    }
+
+    fn release_reserve(&mut self) -> bool {
+        self.release_reserve_inner()
+    }
+
+    fn disk_free(&self) -> Option<u64> {
+        self.disk_free_inner()
+    }
+
+    async fn free_pages_bytes(&mut self) -> Result<u64, StoreError> {
+        self.begin_op().await?;
+        let r = self.free_pages_bytes_inner().await;
+        self.dirty = r.is_err();
+        r
+    }
+
+    async fn delete_oldest(&mut self, max_rows: u64, cause: &str) -> Result<u64, StoreError> {
+        self.begin_op().await?;
+        let r = self.delete_oldest_inner(max_rows, cause).await;
         self.dirty = r.is_err();
         r
     }
