@@ -39,6 +39,7 @@ fn event(pid: u32, time_ms: i64) -> Event {
         sig: Some(0),
         compat: false,
         ip: None,
+        synthetic_key: None,
     }
 }
 

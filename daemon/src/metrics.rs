@@ -30,6 +30,11 @@ pub struct Metrics {
     pub parse_errors: IntCounterVec,
     /// Audit records of other types skipped, by source.
     pub skipped_records: IntCounterVec,
+    /// SECCOMP records kept with a damaged, unknown or unmapped field, by source.
+    pub parse_warnings: IntCounterVec,
+    /// SECCOMP records not written by the kernel (a user-space write to `/dev/kmsg`, a
+    /// syslog line of another program), skipped, by source.
+    pub forged_records: IntCounterVec,
     /// Records known lost, by cause (`enobufs`, `kernel_lost`, `kmsg_suppressed`, `tail`).
     pub lost: IntCounterVec,
     /// Records seen twice (same node, time, serial) and stored once.
@@ -238,6 +243,8 @@ impl Metrics {
             ),
             parse_errors: counter_vec(&r, "seccomp_watch_parse_errors_total", "Lines or messages that could not be parsed, by source.", &["source"]),
             skipped_records: counter_vec(&r, "seccomp_watch_skipped_records_total", "Audit records of other types skipped, by source.", &["source"]),
+            parse_warnings: counter_vec(&r, "seccomp_watch_parse_warnings_total", "SECCOMP records kept with a damaged, unknown or unmapped field, by source.", &["source"]),
+            forged_records: counter_vec(&r, "seccomp_watch_forged_records_total", "SECCOMP records not written by the kernel or an audit daemon, skipped, by source.", &["source"]),
             lost: counter_vec(&r, "seccomp_watch_lost_records_total", "Records known to be lost, by cause.", &["cause"]),
             duplicates: {
                 let c = IntCounter::new("seccomp_watch_duplicate_records_total", "Records received twice (same node, time and serial) and stored once.").expect("valid");
@@ -349,6 +356,8 @@ impl Metrics {
         for s in crate::pipeline::SourceKind::ALL {
             self.parse_errors.with_label_values(&[s.as_str()]);
             self.skipped_records.with_label_values(&[s.as_str()]);
+            self.parse_warnings.with_label_values(&[s.as_str()]);
+            self.forged_records.with_label_values(&[s.as_str()]);
         }
         for outcome in ["ok", "error"] {
             self.reloads.with_label_values(&[outcome]);

@@ -1,7 +1,7 @@
 //! Bad input never panics: property tests over arbitrary bytes and over mutations of real
 //! records (CI runs a bounded number of cases), plus the named hard cases.
 
-use parsers::record::ErrorKind;
+use parsers::record::{ErrorKind, WarningKind};
 use parsers::{parse_line, parse_netlink, Event, Parsed};
 use proptest::prelude::*;
 
@@ -89,11 +89,26 @@ fn binary_garbage_and_bad_values() {
     let e = parse_line(b"type=SECCOMP msg=audit(1.000:1): pid=1 arch=zz syscall=1 code=0x0")
         .unwrap_err();
     assert_eq!(e.kind, ErrorKind::BadValue("arch"));
-    let e = parse_line(
+    // A bad optional value loses the field, not the record.
+    let Ok(Parsed::Seccomp(r)) = parse_line(
         b"type=SECCOMP msg=audit(1.000:1): pid=1 arch=c000003e syscall=1 code=0x0 compat=7",
-    )
-    .unwrap_err();
-    assert_eq!(e.kind, ErrorKind::BadValue("compat"));
+    ) else {
+        panic!("kept")
+    };
+    assert_eq!(r.compat, None);
+    assert_eq!(r.warnings[0].kind, WarningKind::BadValue("compat"));
+    assert_eq!(r.warnings[0].token, b"compat=7");
+    // A bad required value is an error.
+    for (l, field) in [
+        ("pid=x arch=c000003e syscall=1 code=0x0", "pid"),
+        ("pid=1 arch=c000003e syscall=x code=0x0", "syscall"),
+        ("pid=1 arch=c000003e syscall=1 code=7", "code"),
+        ("pid=1 arch=c000003e syscall=1 code=0xzz", "code"),
+    ] {
+        let l = format!("type=SECCOMP msg=audit(1.000:1): {l}");
+        let e = parse_line(l.as_bytes()).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::BadValue(field), "{l}");
+    }
     let e = parse_line(b"type=SECCOMP msg=audit(x): pid=1").unwrap_err();
     assert_eq!(e.kind, ErrorKind::BadHeader);
     let e = parse_line(

@@ -75,6 +75,7 @@ fn corpus(n: usize) -> (Vec<Event>, Vec<Attribution>) {
             sig: None,
             compat: false,
             ip: None,
+            synthetic_key: None,
         })
         .collect();
     (events, attrs)

@@ -1,6 +1,8 @@
 //! `seccomp-watch ingest [--db PATH] FILE...`: imports audit logs (rotated `audit.log.N`,
-//! gzip too) into the store, oldest first, idempotently (a record already stored is
-//! skipped by its key), with a progress bar on a terminal.
+//! gzip too, and every other form `parse` reads: syslog, kernel log, `ausearch -i`,
+//! `journalctl -o json` or `-o export`) into the store, oldest first, idempotently (a
+//! record already stored is skipped by its key; a record without a serial by its
+//! synthetic key), with a progress bar on a terminal.
 //!
 //! Parsing runs on its own thread and hands batches to the writer task through the
 //! bounded channel, so parsing and SQLite overlap and memory stays flat: files are
@@ -13,11 +15,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use parsers::{parse_line, Attribution, Event, Parsed};
+use parsers::{Attribution, Event};
 use tokio::sync::mpsc;
 
-use crate::lines::LineReader;
 use crate::pipeline::{Item, SourceKind, StoreBatch};
+use crate::records::{self, Counts, ReadArgs, ReadOptions};
 use crate::store::{SqliteStore, Store};
 use crate::writer::{self, WriterConfig, WriterStats};
 
@@ -30,10 +32,13 @@ pub struct Args {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
-    /// Audit logs to import (audit.log, audit.log.1, ..., `.gz` too); rotated files are
-    /// imported oldest first.
+    /// Audit logs to import (audit.log, audit.log.1, ..., `.gz` too; syslog, kernel log,
+    /// `ausearch -i`, `journalctl -o json` or `-o export` files; `-` for stdin); rotated
+    /// files are imported oldest first.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub read: ReadArgs,
 }
 
 /// Events per batch handed to the writer.
@@ -46,27 +51,27 @@ const QUEUE: usize = 2;
 pub struct Report {
     pub files: usize,
     pub bytes: u64,
-    pub lines: u64,
-    /// SECCOMP records read.
-    pub seccomp: u64,
     /// Events newly stored.
     pub stored: u64,
     /// Events already in the database (or twice in the input).
     pub duplicates: u64,
-    /// Audit records of other types.
-    pub other_records: u64,
-    /// Lines without an audit record.
-    pub not_audit: u64,
-    /// Records the kernel said it suppressed (`kauditd_printk_skb: N callbacks suppressed`).
-    pub suppressed: u64,
-    /// Lines that could not be parsed.
-    pub errors: u64,
-    /// The first few errors, escaped, with file and line.
-    pub error_samples: Vec<String>,
+    /// What reading saw: lines, SECCOMP records, other records, errors, warnings, forged
+    /// records, over-long lines, with samples.
+    pub counts: Counts,
     pub elapsed: Duration,
 }
 
-const MAX_SAMPLES: usize = 10;
+impl Report {
+    pub fn lines(&self) -> u64 {
+        self.counts.lines
+    }
+    pub fn seccomp(&self) -> u64 {
+        self.counts.seccomp
+    }
+    pub fn errors(&self) -> u64 {
+        self.counts.errors
+    }
+}
 
 /// Orders files oldest first: for each `NAME`, `NAME.N` (and `NAME.N.gz`) with the
 /// highest N first and `NAME` last; unrelated files keep their order.
@@ -112,124 +117,87 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-/// Opens `path` (gzip by magic bytes), counting raw bytes read into `n`.
-fn open_counted(path: &Path, n: Arc<AtomicU64>) -> io::Result<Box<dyn Read + Send>> {
+/// Opens `path` (gzip by magic bytes), counting raw bytes read into `n`; with its
+/// modification time (the reference of year-less timestamps).
+fn open_counted(path: &Path, n: Arc<AtomicU64>) -> io::Result<(Box<dyn Read + Send>, i64)> {
     let mut f = std::fs::File::open(path)?;
+    let reference = records::reference_ms(&f);
     let mut magic = [0u8; 2];
     let k = f.read(&mut magic)?;
     use std::io::Seek;
     f.seek(io::SeekFrom::Start(0))?;
     let counted = Counting { inner: f, n };
     if k == 2 && magic == [0x1f, 0x8b] {
-        Ok(Box::new(flate2::read::MultiGzDecoder::new(
-            io::BufReader::with_capacity(1 << 16, counted),
-        )))
+        Ok((
+            Box::new(flate2::read::MultiGzDecoder::new(
+                io::BufReader::with_capacity(1 << 16, counted),
+            )),
+            reference,
+        ))
     } else {
-        Ok(Box::new(counted))
+        Ok((Box::new(counted), reference))
     }
-}
-
-/// What the parsing thread counted.
-#[derive(Debug, Default)]
-struct ParseCounts {
-    lines: u64,
-    seccomp: u64,
-    other: u64,
-    not_audit: u64,
-    suppressed: u64,
-    errors: u64,
-    samples: Vec<String>,
 }
 
 /// Reads every file in order and sends batches of events to the writer. Returns when
 /// done, or early (with an error) when the writer is gone.
 fn parse_files(
-    inputs: Vec<(String, Box<dyn Read + Send>)>,
+    inputs: Vec<(String, Box<dyn Read + Send>, i64)>,
+    opts: &ReadOptions,
     tx: mpsc::Sender<StoreBatch>,
     progress: Option<indicatif::ProgressBar>,
     read: Arc<AtomicU64>,
-) -> anyhow::Result<ParseCounts> {
-    let mut c = ParseCounts::default();
+) -> anyhow::Result<Counts> {
+    let mut c = Counts::default();
     let mut items: Vec<Item> = Vec::with_capacity(BATCH);
     // The attribution of the previous event: consecutive events often share an exe.
     let mut last_attr: Option<(Option<String>, Attribution)> = None;
-    let send = |items: Vec<Item>| -> anyhow::Result<()> {
+    let send = |items: Vec<Item>| -> bool {
         let b = StoreBatch {
             items,
             source: Some(SourceKind::Ingest),
             ..StoreBatch::default()
         };
-        tx.blocking_send(b)
-            .map_err(|_| anyhow::anyhow!("the database writer stopped"))?;
+        if tx.blocking_send(b).is_err() {
+            return false;
+        }
         if let Some(p) = &progress {
             p.set_position(read.load(Ordering::Relaxed));
         }
-        Ok(())
+        true
     };
-    for (name, input) in inputs {
-        let mut lines = LineReader::new(input);
-        let mut lineno = 0u64;
-        loop {
-            let line = match lines.next_line(true) {
-                Ok(Some(l)) => l,
-                Ok(None) => break,
-                Err(e) => {
-                    return Err(e).with_context(|| {
-                        format!("error reading {}", parsers::escape::escape(&name))
-                    })
+    let mut writer_gone = false;
+    for (name, input, reference) in inputs {
+        let mut on_event = |event: Event| {
+            let attribution = match &last_attr {
+                Some((exe, a)) if *exe == event.exe => a.clone(),
+                _ => {
+                    let a = Attribution::unattributed(event.exe.as_deref());
+                    last_attr = Some((event.exe.clone(), a.clone()));
+                    a
                 }
             };
-            lineno += 1;
-            let err = match parse_line(line) {
-                Ok(Parsed::Seccomp(r)) => match Event::from_record(&r) {
-                    Ok(event) => {
-                        c.seccomp += 1;
-                        let attribution = match &last_attr {
-                            Some((exe, a)) if *exe == event.exe => a.clone(),
-                            _ => {
-                                let a = Attribution::unattributed(event.exe.as_deref());
-                                last_attr = Some((event.exe.clone(), a.clone()));
-                                a
-                            }
-                        };
-                        items.push(Item {
-                            event,
-                            source: SourceKind::Ingest,
-                            attribution,
-                        });
-                        if items.len() >= BATCH {
-                            send(std::mem::replace(&mut items, Vec::with_capacity(BATCH)))?;
-                        }
-                        None
-                    }
-                    Err(e) => Some(e.to_string()),
-                },
-                Ok(Parsed::Other(_)) => {
-                    c.other += 1;
-                    None
-                }
-                Ok(Parsed::Suppressed(n)) => {
-                    c.suppressed += n;
-                    None
-                }
-                Ok(Parsed::NotAudit) => {
-                    c.not_audit += 1;
-                    None
-                }
-                Err(e) => Some(e.to_string()),
-            };
-            if let Some(e) = err {
-                c.errors += 1;
-                if c.samples.len() < MAX_SAMPLES {
-                    c.samples
-                        .push(format!("{}:{lineno}: {e}", parsers::escape::escape(&name)));
-                }
+            items.push(Item {
+                event,
+                source: SourceKind::Ingest,
+                attribution,
+            });
+            if items.len() >= BATCH
+                && !send(std::mem::replace(&mut items, Vec::with_capacity(BATCH)))
+            {
+                writer_gone = true;
+                return false;
             }
+            true
+        };
+        let done = records::read(input, &name, reference, opts, &mut c, &mut on_event)
+            .with_context(|| format!("error reading {}", parsers::escape::escape(&name)))?;
+        if !done {
+            break;
         }
-        c.lines += lineno;
     }
-    if !items.is_empty() {
-        send(items)?;
+    if writer_gone || (!items.is_empty() && !send(items)) {
+        anyhow::bail!("the database writer stopped");
     }
     Ok(c)
 }
@@ -238,19 +206,29 @@ fn parse_files(
 pub async fn ingest<S: Store>(
     store: &S,
     files: &[PathBuf],
+    opts: ReadOptions,
     progress: bool,
 ) -> anyhow::Result<Report> {
     let t0 = Instant::now();
     // Open every file first: an unreadable one fails before anything is stored.
     let read = Arc::new(AtomicU64::new(0));
-    let mut inputs: Vec<(String, Box<dyn Read + Send>)> = Vec::new();
+    let mut inputs: Vec<(String, Box<dyn Read + Send>, i64)> = Vec::new();
     let mut total = 0u64;
     for f in files {
         let name = f.display().to_string();
-        let r = open_counted(f, read.clone())
+        if f.as_os_str() == "-" {
+            // `journalctl -o json | seccomp-watch ingest -`.
+            let counted = Counting {
+                inner: io::stdin(),
+                n: read.clone(),
+            };
+            inputs.push((name, Box::new(counted), records::reference_ms_now()));
+            continue;
+        }
+        let (r, reference) = open_counted(f, read.clone())
             .with_context(|| format!("cannot read {}", parsers::escape::escape(&name)))?;
         total += std::fs::metadata(f).map(|m| m.len()).unwrap_or(0);
-        inputs.push((name, r));
+        inputs.push((name, r, reference));
     }
     let bar = progress.then(|| {
         let b = indicatif::ProgressBar::new(total);
@@ -275,7 +253,7 @@ pub async fn ingest<S: Store>(
     let read2 = read.clone();
     let parser = std::thread::Builder::new()
         .name("ingest-parse".into())
-        .spawn(move || parse_files(inputs, tx, bar2, read2))
+        .spawn(move || parse_files(inputs, &opts, tx, bar2, read2))
         .context("cannot start the parsing thread")?;
     let wstats: WriterStats = match handle.await {
         Ok(r) => r?,
@@ -291,25 +269,20 @@ pub async fn ingest<S: Store>(
     Ok(Report {
         files: files.len(),
         bytes: read.load(Ordering::Relaxed),
-        lines: counts.lines,
-        seccomp: counts.seccomp,
         stored: wstats.stored,
         duplicates: wstats.duplicates,
-        other_records: counts.other,
-        not_audit: counts.not_audit,
-        suppressed: counts.suppressed,
-        errors: counts.errors,
-        error_samples: counts.samples,
+        counts,
         elapsed: t0.elapsed(),
     })
 }
 
 /// Runs the command; returns the exit code.
 pub fn run(args: Args) -> anyhow::Result<i32> {
+    let opts = args.read.options()?;
     let db = crate::query::db_path(args.db.as_deref())?;
     let files = order_files(&args.files);
     // Fail on an unreadable file before the database is even opened.
-    for f in &files {
+    for f in files.iter().filter(|f| f.as_os_str() != "-") {
         std::fs::File::open(f).with_context(|| {
             format!(
                 "cannot read {}",
@@ -324,35 +297,59 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         let store = SqliteStore::open(&db)
             .await
             .with_context(|| format!("cannot open {}", db.display()))?;
-        let r = ingest(&store, &files, !args.quiet && io::stderr().is_terminal()).await;
+        let r = ingest(
+            &store,
+            &files,
+            opts,
+            !args.quiet && io::stderr().is_terminal(),
+        )
+        .await;
         store.close().await;
         r
     })?;
     let secs = report.elapsed.as_secs_f64().max(1e-9);
+    let c = &report.counts;
     println!("files            {}", report.files);
-    println!("lines            {}", report.lines);
-    println!("SECCOMP records  {}", report.seccomp);
+    println!("lines            {}", c.lines);
+    println!("SECCOMP records  {}", c.seccomp);
     println!("stored           {}", report.stored);
     println!("duplicates       {}", report.duplicates);
-    println!("other records    {}", report.other_records);
-    if report.not_audit > 0 {
-        println!("non-audit lines  {}", report.not_audit);
+    println!("other records    {}", c.other());
+    if c.not_audit > 0 {
+        println!("non-audit lines  {}", c.not_audit);
     }
-    if report.suppressed > 0 {
+    if c.suppressed > 0 {
         println!(
             "suppressed by the kernel (lost before logging)  {}",
-            report.suppressed
+            c.suppressed
         );
     }
-    println!("errors           {}", report.errors);
+    println!("errors           {}", c.errors);
+    if c.warnings > 0 {
+        println!("warnings         {}", c.warnings);
+    }
+    if c.forged > 0 {
+        println!("forged           {}", c.forged);
+    }
+    if c.too_long > 0 {
+        println!("too long         {}", c.too_long);
+    }
     println!(
         "time             {:.2} s ({:.0} lines/s, {:.0} SECCOMP records/s)",
         secs,
-        report.lines as f64 / secs,
-        report.seccomp as f64 / secs
+        c.lines as f64 / secs,
+        c.seccomp as f64 / secs
     );
-    for s in &report.error_samples {
-        eprintln!("seccomp-watch ingest: {s}");
+    let samples = [
+        ("", &c.error_samples),
+        ("warning: ", &c.warning_samples),
+        ("forged: ", &c.forged_samples),
+        ("", &c.too_long_samples),
+    ];
+    for (what, v) in samples {
+        for s in v.iter().take(10) {
+            eprintln!("seccomp-watch ingest: {what}{s}");
+        }
     }
     Ok(0)
 }

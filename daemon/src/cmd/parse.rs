@@ -1,87 +1,71 @@
 //! `seccomp-watch parse [FILE...]`: audit records in, one JSON event per SECCOMP record out.
 
-use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
 
-use parsers::{parse_line, Event, Parsed};
+use parsers::Event;
 
-use crate::lines::LineReader;
+use crate::records::{self, Counts, ReadArgs};
 
 /// Arguments of `seccomp-watch parse`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Files to read (audit.log, kernel log, syslog, journal export; `.gz` too); stdin when
-    /// none or `-`.
+    /// Files to read (audit.log, `ausearch -i` output, kernel log, syslog, `journalctl`
+    /// text, `-o json` or `-o export`; `.gz` too); stdin when none or `-`.
     pub files: Vec<PathBuf>,
-    /// Print counts per record type and action, and the errors, to stderr.
+    /// Print counts per record type and action, the errors, warnings, forged records and
+    /// skipped lines, to stderr.
     #[arg(long)]
     pub stats: bool,
+    #[command(flatten)]
+    pub read: ReadArgs,
 }
 
-/// Counts of what a parse saw.
-#[derive(Debug, Default)]
-pub struct Stats {
-    /// SECCOMP records turned into events.
-    pub seccomp: u64,
-    /// Other record types, by name.
-    pub by_type: BTreeMap<String, u64>,
-    /// SECCOMP records by action.
-    pub actions: BTreeMap<parsers::Action, u64>,
-    pub not_audit: u64,
-    pub suppressed: u64,
-    pub errors: u64,
-    /// The first few errors, escaped, with their file and line.
-    pub error_samples: Vec<String>,
-}
-
-impl Stats {
-    const MAX_SAMPLES: usize = 20;
-
-    fn print(&self, w: &mut dyn Write) -> io::Result<()> {
-        let mut types = self.by_type.clone();
-        if self.seccomp > 0 {
-            types.insert("SECCOMP".into(), self.seccomp);
-        }
-        writeln!(w, "record types:")?;
-        for (t, n) in &types {
-            writeln!(w, "  {:<16} {n}", parsers::escape::escape(t))?;
-        }
-        writeln!(w, "SECCOMP actions:")?;
-        for (a, n) in &self.actions {
-            writeln!(w, "  {:<22} {n}", a.to_string())?;
-        }
-        writeln!(w, "non-audit lines: {}", self.not_audit)?;
-        if self.suppressed > 0 {
-            writeln!(
-                w,
-                "records the kernel suppressed (kauditd_printk_skb): {}",
-                self.suppressed
-            )?;
-        }
-        writeln!(w, "errors: {}", self.errors)?;
-        for e in &self.error_samples {
-            writeln!(w, "  {e}")?;
-        }
-        Ok(())
+fn print_stats(c: &Counts, w: &mut dyn Write) -> io::Result<()> {
+    let mut types = c.by_type.clone();
+    if c.seccomp > 0 {
+        types.insert("SECCOMP".into(), c.seccomp);
     }
-}
-
-/// Opens `path` for reading, transparently decompressing gzip (by magic bytes).
-pub fn open_maybe_gz(path: &std::path::Path) -> io::Result<Box<dyn Read + Send>> {
-    let mut f = File::open(path)?;
-    let mut magic = [0u8; 2];
-    let n = f.read(&mut magic)?;
-    use std::io::Seek;
-    f.seek(io::SeekFrom::Start(0))?;
-    if n == 2 && magic == [0x1f, 0x8b] {
-        Ok(Box::new(flate2::read::MultiGzDecoder::new(
-            io::BufReader::new(f),
-        )))
-    } else {
-        Ok(Box::new(f))
+    writeln!(w, "record types:")?;
+    for (t, n) in &types {
+        writeln!(w, "  {:<16} {n}", parsers::escape::escape(t))?;
     }
+    writeln!(w, "SECCOMP actions:")?;
+    for (a, n) in &c.actions {
+        writeln!(w, "  {:<22} {n}", a.to_string())?;
+    }
+    writeln!(w, "non-audit lines: {}", c.not_audit)?;
+    if c.suppressed > 0 {
+        writeln!(
+            w,
+            "records the kernel suppressed (kauditd_printk_skb): {}",
+            c.suppressed
+        )?;
+    }
+    let sections: [(&str, u64, &Vec<String>); 4] = [
+        ("errors", c.errors, &c.error_samples),
+        (
+            "warnings (records kept with a damaged, unknown or unmapped field)",
+            c.warnings,
+            &c.warning_samples,
+        ),
+        (
+            "forged (SECCOMP records not written by the kernel or an audit daemon, skipped)",
+            c.forged,
+            &c.forged_samples,
+        ),
+        ("lines too long (skipped)", c.too_long, &c.too_long_samples),
+    ];
+    for (what, n, samples) in sections {
+        if n == 0 && what != "errors" {
+            continue;
+        }
+        writeln!(w, "{what}: {n}")?;
+        for s in samples {
+            writeln!(w, "  {s}")?;
+        }
+    }
+    Ok(())
 }
 
 /// Events per batch handed to the output thread.
@@ -89,21 +73,30 @@ const BATCH: usize = 1024;
 
 /// Runs the command; returns the exit code.
 pub fn run(args: Args) -> anyhow::Result<i32> {
-    let mut stats = Stats::default();
+    let opts = args.read.options()?;
     let files = if args.files.is_empty() {
         vec![PathBuf::from("-")]
     } else {
         args.files
     };
     // Open every file first so that an unreadable one fails before any output.
-    let mut inputs: Vec<(String, Box<dyn Read + Send>)> = Vec::new();
+    let mut inputs: Vec<(String, Box<dyn Read + Send>, i64)> = Vec::new();
     for f in &files {
         if f.as_os_str() == "-" {
-            inputs.push(("-".into(), Box::new(io::stdin())));
+            let stdin = io::stdin();
+            let reference = {
+                use std::os::fd::AsFd;
+                stdin
+                    .as_fd()
+                    .try_clone_to_owned()
+                    .map(|fd| records::reference_ms(&std::fs::File::from(fd)))
+                    .unwrap_or_else(|_| records::reference_ms_now())
+            };
+            inputs.push(("-".into(), Box::new(stdin), reference));
             continue;
         }
-        match open_maybe_gz(f) {
-            Ok(r) => inputs.push((f.display().to_string(), r)),
+        match records::open(f) {
+            Ok((r, reference)) => inputs.push((f.display().to_string(), r, reference)),
             Err(e) => {
                 eprintln!(
                     "seccomp-watch parse: cannot read {}: {e}",
@@ -130,68 +123,32 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         }
         out.flush()
     });
+    let mut counts = Counts::default();
     let mut batch = Vec::with_capacity(BATCH);
     let mut output_closed = false;
-    'files: for (name, input) in inputs {
-        let mut lines = LineReader::new(input);
-        let mut lineno = 0u64;
-        loop {
-            let line = match lines.next_line(true) {
-                Ok(Some(l)) => l,
-                Ok(None) => break,
-                Err(e) => {
-                    eprintln!(
-                        "seccomp-watch parse: error reading {}: {e}",
-                        parsers::escape::escape(&name)
-                    );
-                    return Ok(2);
-                }
-            };
-            lineno += 1;
-            match parse_line(line) {
-                Ok(Parsed::Seccomp(r)) => match Event::from_record(&r) {
-                    Ok(ev) => {
-                        stats.seccomp += 1;
-                        *stats.actions.entry(ev.action()).or_default() += 1;
-                        batch.push(ev);
-                        if batch.len() == BATCH
-                            && tx
-                                .send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
-                                .is_err()
-                        {
-                            // The printer stopped (broken pipe or write error): see below.
-                            output_closed = true;
-                            break 'files;
-                        }
-                    }
-                    Err(e) => {
-                        stats.errors += 1;
-                        if stats.error_samples.len() < Stats::MAX_SAMPLES {
-                            stats
-                                .error_samples
-                                .push(format!("{}:{lineno}: {e}", parsers::escape::escape(&name)));
-                        }
-                    }
-                },
-                Ok(Parsed::Other(t)) => {
-                    let name = t.name();
-                    match stats.by_type.get_mut(name.as_ref()) {
-                        Some(n) => *n += 1,
-                        None => {
-                            stats.by_type.insert(name.into_owned(), 1);
-                        }
-                    }
-                }
-                Ok(Parsed::Suppressed(n)) => stats.suppressed += n,
-                Ok(Parsed::NotAudit) => stats.not_audit += 1,
-                Err(e) => {
-                    stats.errors += 1;
-                    if stats.error_samples.len() < Stats::MAX_SAMPLES {
-                        stats
-                            .error_samples
-                            .push(format!("{}:{lineno}: {e}", parsers::escape::escape(&name)));
-                    }
-                }
+    for (name, input, reference) in inputs {
+        let mut on_event = |ev: Event| {
+            batch.push(ev);
+            if batch.len() == BATCH
+                && tx
+                    .send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
+                    .is_err()
+            {
+                // The printer stopped (broken pipe or write error): see below.
+                output_closed = true;
+                return false;
+            }
+            true
+        };
+        match records::read(input, &name, reference, &opts, &mut counts, &mut on_event) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                eprintln!(
+                    "seccomp-watch parse: error reading {}: {e}",
+                    parsers::escape::escape(&name)
+                );
+                return Ok(2);
             }
         }
     }
@@ -206,12 +163,18 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         Err(_) => anyhow::bail!("the output thread panicked"),
     }
     if args.stats {
-        stats.print(&mut io::stderr().lock())?;
-    } else if stats.errors > 0 {
-        eprintln!(
-            "seccomp-watch parse: {} line(s) could not be parsed (see --stats)",
-            stats.errors
-        );
+        print_stats(&counts, &mut io::stderr().lock())?;
+    } else {
+        for (n, what) in [
+            (counts.errors, "line(s) could not be parsed"),
+            (counts.forged, "forged record(s) skipped"),
+            (counts.too_long, "over-long line(s) skipped"),
+            (counts.warnings, "record(s) kept with a damaged field"),
+        ] {
+            if n > 0 {
+                eprintln!("seccomp-watch parse: {n} {what} (see --stats)");
+            }
+        }
     }
     Ok(0)
 }

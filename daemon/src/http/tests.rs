@@ -634,6 +634,7 @@ fn stored_event(serial: u64, t: i64, nr: i64) -> parsers::Event {
         sig: Some(0),
         compat: false,
         ip: None,
+        synthetic_key: None,
     }
 }
 

@@ -1,5 +1,9 @@
 //! The kernel log source: `/dev/kmsg`, for hosts with neither auditd nor netlink access.
 //!
+//! Only the kernel's own records count: root can write any text to `/dev/kmsg`, and such
+//! a write gets facility 1 (user) or the one it asks for, never 0 (kern). A SECCOMP record
+//! of another facility is counted in `seccomp_watch_forged_records_total` and skipped.
+//!
 //! When no audit daemon is registered the kernel prints audit records through printk,
 //! rate-limited: under load it drops them and says so with `kauditd_printk_skb: N callbacks
 //! suppressed`, which is counted as N lost records (`LossCause::KmsgSuppressed`). Each
@@ -31,6 +35,8 @@ use crate::pipeline::{LossCause, SourceBatch, SourceKind};
 /// The kernel log device.
 pub const DEFAULT_PATH: &str = "/dev/kmsg";
 const MAX_BATCH: usize = 4096;
+/// The longest line of a plain file kept.
+const MAX_LINE: usize = 64 * 1024;
 const LINGER: Duration = Duration::from_millis(20);
 
 /// The kmsg path of `cfg` (`kmsg.path`, default `/dev/kmsg`).
@@ -90,8 +96,11 @@ struct KmsgReader {
     last_seq: Option<u64>,
     skipped: u64,
     errors_log: SampledLog,
+    warnings_log: SampledLog,
     /// A plain file's unfinished last line.
     partial: Vec<u8>,
+    /// Inside an over-long line of a plain file: dropped up to its newline.
+    skipping: bool,
     closed: bool,
 }
 
@@ -115,7 +124,9 @@ impl KmsgReader {
             last_seq: None,
             skipped: 0,
             errors_log: SampledLog::new(5),
+            warnings_log: SampledLog::new(5),
             partial: Vec::new(),
+            skipping: false,
             closed: false,
         }
     }
@@ -139,11 +150,23 @@ impl KmsgReader {
                         while let Some(i) = memchr::memchr(b'\n', &data[start..]) {
                             let line = &data[start..start + i];
                             start += i + 1;
+                            if std::mem::take(&mut self.skipping) {
+                                continue; // the end of an over-long line
+                            }
                             if !line.starts_with(b" ") {
                                 self.record(line);
                             }
                         }
                         self.partial = data[start..].to_vec();
+                        // A record is at most 8 KiB: a longer line is skipped, not kept.
+                        if self.partial.len() > MAX_LINE {
+                            if !self.skipping {
+                                let head = self.partial[..160].to_vec();
+                                self.parse_error("a line longer than 64 KiB, skipped", &head);
+                            }
+                            self.skipping = true;
+                            self.partial.clear();
+                        }
                     }
                     if self.batch.events.len() >= MAX_BATCH {
                         self.flush();
@@ -202,9 +225,15 @@ impl KmsgReader {
             }
         }
         self.last_seq = Some(seq);
-        match parse_line(msg) {
+        // The header stays: its facility says whether the kernel wrote the record.
+        let first = &rec[..memchr::memchr(b'\n', rec).unwrap_or(rec.len())];
+        match parse_line(first) {
             Ok(Parsed::Seccomp(r)) => match Event::from_record(&r) {
                 Ok(ev) => {
+                    if r.damaged() {
+                        let s = SourceKind::Kmsg;
+                        super::parse_warning(s, &mut self.warnings_log, &r, msg);
+                    }
                     if self.first_at.is_none() {
                         self.first_at = Some(Instant::now());
                     }
@@ -218,6 +247,9 @@ impl KmsgReader {
                     "the kernel suppressed audit records on the printk path (kauditd_printk_skb)"
                 );
                 self.batch.losses.push((LossCause::KmsgSuppressed, n));
+            }
+            Ok(Parsed::Forged(u)) => {
+                super::forged(SourceKind::Kmsg, &mut self.warnings_log, &u, msg)
             }
             Ok(Parsed::Other(_)) => self.skipped += 1,
             Ok(Parsed::NotAudit) => {}
@@ -276,8 +308,8 @@ mod tests {
         .unwrap();
         let (mut events, mut suppressed) = (0, 0);
         for line in text.split(|&c| c == b'\n').filter(|l| !l.is_empty()) {
-            let (_, msg) = split_record(line).unwrap();
-            match parse_line(msg).unwrap() {
+            split_record(line).unwrap();
+            match parse_line(line).unwrap() {
                 Parsed::Seccomp(_) => events += 1,
                 Parsed::Suppressed(n) => suppressed += n,
                 _ => {}

@@ -332,6 +332,50 @@ pub(crate) fn send(tx: &mpsc::Sender<SourceBatch>, batch: SourceBatch) -> bool {
 }
 
 /// Logs at most `limit` samples of a recurring problem, then a single note.
+/// Counts a SECCOMP record kept with a damaged, unknown or unmapped field
+/// (`parse_warnings_total`) and logs the first few.
+pub(crate) fn parse_warning(
+    source: SourceKind,
+    log: &mut SampledLog,
+    rec: &parsers::Record<'_>,
+    line: &[u8],
+) {
+    crate::metrics::metrics()
+        .parse_warnings
+        .with_label_values(&[source.as_str()])
+        .inc();
+    if log.hit() {
+        let w: Vec<String> = rec.warnings.iter().map(|w| w.to_string()).collect();
+        let excerpt = parsers::escape::escape_bytes(&line[..line.len().min(160)]);
+        tracing::warn!(
+            source = source.as_str(),
+            "record kept with a damaged field ({}): {excerpt}",
+            w.join("; ")
+        );
+    }
+}
+
+/// Counts a SECCOMP record that the kernel did not write (`forged_records_total`) and
+/// logs the first few.
+pub(crate) fn forged(
+    source: SourceKind,
+    log: &mut SampledLog,
+    who: &parsers::Untrusted<'_>,
+    line: &[u8],
+) {
+    crate::metrics::metrics()
+        .forged_records
+        .with_label_values(&[source.as_str()])
+        .inc();
+    if log.hit() {
+        let excerpt = parsers::escape::escape_bytes(&line[..line.len().min(160)]);
+        tracing::warn!(
+            source = source.as_str(),
+            "forged SECCOMP record ({who}), skipped: {excerpt}"
+        );
+    }
+}
+
 pub(crate) struct SampledLog {
     seen: u64,
     limit: u64,

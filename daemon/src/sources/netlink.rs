@@ -517,6 +517,7 @@ struct Reader {
     drops: u64,
     drops_checked: Instant,
     errors_log: SampledLog,
+    warnings_log: SampledLog,
     /// The pipeline is gone: stop.
     closed: bool,
 }
@@ -560,6 +561,7 @@ impl Reader {
             drops,
             drops_checked: Instant::now(),
             errors_log: SampledLog::new(5),
+            warnings_log: SampledLog::new(5),
             closed: false,
         };
         r.msgs = (0..VLEN)
@@ -675,6 +677,14 @@ impl Reader {
         match parse_netlink(ty, payload) {
             Ok(Parsed::Seccomp(r)) => match Event::from_record(&r) {
                 Ok(ev) => {
+                    if r.damaged() {
+                        super::parse_warning(
+                            SourceKind::Netlink,
+                            &mut self.warnings_log,
+                            &r,
+                            payload,
+                        );
+                    }
                     if self.first_at.is_none() {
                         self.first_at = Some(Instant::now());
                     }

@@ -242,6 +242,7 @@ pub struct Tailer {
     last_emit: Instant,
     skipped: u64,
     errors_log: SampledLog,
+    warnings_log: SampledLog,
     cancel: Option<CancellationToken>,
     stopped: bool,
 }
@@ -268,6 +269,7 @@ impl Tailer {
             last_emit: Instant::now(),
             skipped: 0,
             errors_log: SampledLog::new(5),
+            warnings_log: SampledLog::new(5),
             cancel: None,
             stopped: false,
         }
@@ -557,9 +559,18 @@ impl Tailer {
     fn line(&mut self, line: &[u8], path: &Path, offset: u64) {
         match parse_line(line) {
             Ok(Parsed::Seccomp(r)) => match Event::from_record(&r) {
-                Ok(ev) => self.batch.events.push(ev),
+                Ok(ev) => {
+                    if r.damaged() {
+                        let s = SourceKind::AuditLog;
+                        super::parse_warning(s, &mut self.warnings_log, &r, line);
+                    }
+                    self.batch.events.push(ev)
+                }
                 Err(e) => self.parse_error(&e.to_string(), line, path, offset),
             },
+            Ok(Parsed::Forged(u)) => {
+                super::forged(SourceKind::AuditLog, &mut self.warnings_log, &u, line)
+            }
             Ok(Parsed::Other(_)) => self.skipped += 1,
             Ok(Parsed::NotAudit) if line.iter().all(u8::is_ascii_whitespace) => {}
             Ok(Parsed::NotAudit) | Ok(Parsed::Suppressed(_)) => {

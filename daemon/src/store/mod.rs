@@ -187,6 +187,7 @@ impl Observation {
             sig: None,
             compat: self.compat,
             ip: None,
+            synthetic_key: None,
         }
     }
 }

@@ -30,6 +30,7 @@ fn ev(serial: u64, t: i64) -> Event {
         sig: Some(0),
         compat: false,
         ip: Some(0xffff_ffff_8100_1234),
+        synthetic_key: None,
     }
 }
 

@@ -46,6 +46,7 @@ pub fn event(t: i64, serial: u64, nr: i64, code: u32) -> Event {
         sig: None,
         compat: false,
         ip: None,
+        synthetic_key: None,
     }
 }
 

@@ -40,31 +40,10 @@ pub(super) fn u32_opt(v: i64) -> Option<u32> {
     u32::try_from(v).ok()
 }
 
-/// The stored serial of an event: its audit serial, or a negative synthetic key.
+/// The stored serial of an event: its audit serial, or a negative synthetic key
+/// ([`Event::store_serial`], shared by every backend).
 pub fn stored_serial(e: &Event) -> i64 {
-    match e.serial {
-        Some(s) => i64::try_from(s).unwrap_or(i64::MAX),
-        None => {
-            // FNV-1a: stable across runs and builds (idempotent re-imports).
-            let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-            let mut eat = |b: &[u8]| {
-                for &x in b {
-                    h ^= u64::from(x);
-                    h = h.wrapping_mul(0x0000_0100_0000_01b3);
-                }
-                h ^= 0xff;
-                h = h.wrapping_mul(0x0000_0100_0000_01b3);
-            };
-            eat(&e.pid.to_le_bytes());
-            eat(&e.audit_arch.to_le_bytes());
-            eat(&e.syscall_nr.to_le_bytes());
-            eat(&e.code.to_le_bytes());
-            eat(&e.ip.unwrap_or(u64::MAX).to_le_bytes());
-            eat(e.comm.as_deref().unwrap_or("\u{0}").as_bytes());
-            eat(e.exe.as_deref().unwrap_or("\u{0}").as_bytes());
-            -((h >> 2) as i64) - 1
-        }
-    }
+    e.store_serial()
 }
 
 pub(super) fn add<'q, T>(args: &mut SqliteArguments<'q>, v: T) -> Result<(), StoreError>
@@ -119,6 +98,7 @@ mod tests {
             sig: None,
             compat: false,
             ip: None,
+            synthetic_key: None,
         };
         let s = stored_serial(&e);
         assert!(s < 0);

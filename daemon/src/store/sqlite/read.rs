@@ -102,6 +102,7 @@ fn decode_event(row: &SqliteRow) -> Result<StoredEvent, StoreError> {
         },
         compat: row.try_get::<i64, _>(9)? != 0,
         ip: ip.map(|v| v as u64),
+        synthetic_key: None,
     };
     let container_id: Option<String> = row.try_get(23)?;
     let container = match container_id {
@@ -167,6 +168,7 @@ impl SqliteStore {
                 sig: None,
                 compat: false,
                 ip: None,
+                synthetic_key: None,
             };
             let sys_ok = match &q.syscall {
                 None => true,

@@ -27,6 +27,7 @@ fn ev(t: i64, nr: i64, code: u32) -> Event {
         sig: None,
         compat: false,
         ip: None,
+        synthetic_key: None,
     }
 }
 
