@@ -70,7 +70,7 @@ fn all_events(db: &Path) -> Vec<Map<String, Value>> {
     ]))
 }
 
-const STABLE_KEYS: [&str; 19] = [
+const STABLE_KEYS: [&str; 20] = [
     "time",
     "serial",
     "node",
@@ -87,6 +87,7 @@ const STABLE_KEYS: [&str; 19] = [
     "comm",
     "exe",
     "subj",
+    "apparmor",
     "sig",
     "compat",
     "ip",
@@ -407,4 +408,154 @@ fn unreadable_files_fail_before_anything_is_stored() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/audit.log"));
+}
+
+#[test]
+fn a_nodes_journal_json_export_and_text_are_one_set_of_records() {
+    // Captures of a real journald (systemd container reading the host's /dev/kmsg): two
+    // kernel SECCOMP records, four forged ones, one other record.
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("w.db");
+    let first = ingest(&db, &[&fixture("journal/journalctl-json.txt")]);
+    assert_eq!(
+        (
+            first["SECCOMP records"],
+            first["stored"],
+            first["forged"],
+            first["errors"]
+        ),
+        (2, 2, 4, 0),
+        "{first:?}"
+    );
+    // The same entries as `-o export` (one MESSAGE is a binary field), then as text:
+    // the same node, time and serial, nothing stored twice.
+    let export = ingest(&db, &[&fixture("journal/journalctl-export.txt")]);
+    assert_eq!(
+        (
+            export["stored"],
+            export["duplicates"],
+            export["forged"],
+            export["lines"]
+        ),
+        (0, 2, 4, 7),
+        "{export:?}"
+    );
+    // From stdin, as `journalctl -o json | seccomp-watch ingest -`.
+    let mut child = Command::new(bin())
+        .args(["ingest", "--db", path_str(&db), "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&std::fs::read(fixture("journal/journalctl-json.txt")).unwrap())
+        .unwrap();
+    let piped = report(&child.wait_with_output().unwrap());
+    assert_eq!((piped["stored"], piped["duplicates"]), (0, 2), "{piped:?}");
+    let short = ingest(&db, &[&fixture("journal/journalctl-short-iso-precise.txt")]);
+    // The text form cannot tell `logger -t audit` from journald's audit records: that
+    // one has no serial and is stored with a synthetic key.
+    assert_eq!(
+        (short["stored"], short["duplicates"], short["forged"]),
+        (1, 2, 2),
+        "{short:?}"
+    );
+    let events = all_events(&db);
+    let serials: Vec<&Value> = events.iter().map(|e| &e["serial"]).collect();
+    assert!(serials.contains(&&Value::from(170880)) && serials.contains(&&Value::from(170882)));
+    assert!(events
+        .iter()
+        .all(|e| e["node"] == "5fc9c952dc4a" && e["source"] == "ingest"));
+}
+
+#[test]
+fn stamp_less_lines_are_stored_once_even_when_identical() {
+    // journald forwarded to syslog: no serial, second resolution. A process calling a
+    // logged syscall in a loop writes identical lines: each is a record.
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("w.db");
+    let f = dir.path().join("syslog");
+    let l = "Dec 30 00:57:50 gke-node-1 audit[25570]: SECCOMP auid=4294967295 uid=0 gid=0 ses=4294967295 subj==docker-default (enforce) pid=25570 comm=\"sleep\" exe=\"/bin/sleep\" sig=0 arch=c000003e syscall=12 compat=0 ip=0x4dd50c code=0x7ffc0000\n";
+    let other = l.replace("syscall=12", "syscall=9");
+    std::fs::write(&f, format!("{l}{l}{l}{other}")).unwrap();
+    let first = report(&run(&[
+        "ingest",
+        "--year",
+        "2025",
+        "--tz",
+        "utc",
+        "--db",
+        path_str(&db),
+        path_str(&f),
+    ]));
+    assert_eq!((first["stored"], first["duplicates"]), (4, 0), "{first:?}");
+    let again = report(&run(&[
+        "ingest",
+        "--year",
+        "2025",
+        "--tz",
+        "utc",
+        "--db",
+        path_str(&db),
+        path_str(&f),
+    ]));
+    assert_eq!((again["stored"], again["duplicates"]), (0, 4), "{again:?}");
+    let events = all_events(&db);
+    assert_eq!(events.len(), 4);
+    for e in &events {
+        assert_eq!(e["time"], "2025-12-30T00:57:50.000Z");
+        assert_eq!(e["serial"], Value::Null);
+        assert_eq!(e["node"], "gke-node-1");
+        assert_eq!(e["apparmor"]["profile"], "docker-default");
+    }
+    // Without --year, the year is the newest not after the file's modification time.
+    let mtime = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_767_225_600); // 2026-01-01
+    std::fs::File::options()
+        .write(true)
+        .open(&f)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    let out = run(&["parse", "--tz", "utc", path_str(&f)]);
+    let parsed = json_lines(&out);
+    assert_eq!(parsed[0]["time"], "2025-12-30T00:57:50.000Z");
+}
+
+#[test]
+fn ausearch_exports_in_local_time() {
+    // `TZ=Europe/Berlin ausearch -i` of the ENRICHED capture: the same events as the raw
+    // file once the zone is given, except KILL_PROCESS (auditd 3.0 prints `kill`).
+    let raw = json_lines(&run(&[
+        "parse",
+        &fixture("audit/auditd-enriched.log").to_string_lossy(),
+    ]));
+    let interp = json_lines(&run(&[
+        "parse",
+        "--tz",
+        "Europe/Berlin",
+        &fixture("audit/ausearch-i-berlin.txt").to_string_lossy(),
+    ]));
+    assert_eq!(raw.len(), 63);
+    assert_eq!(interp.len(), 63);
+    for (r, i) in raw.iter().zip(&interp) {
+        let mut r = r.clone();
+        if r["action"] == "SCMP_ACT_KILL_PROCESS" {
+            r.insert("action".into(), "SCMP_ACT_KILL_THREAD".into());
+            r.insert("code".into(), "0x0".into());
+        }
+        assert_eq!(&r, i);
+    }
+    let utc = json_lines(&run(&[
+        "parse",
+        "--tz",
+        "utc",
+        &fixture("audit/ausearch-i-berlin.txt").to_string_lossy(),
+    ]));
+    assert_eq!(
+        utc[0]["time"], "2026-11-30T01:04:12.837Z",
+        "local time read as UTC"
+    );
 }
