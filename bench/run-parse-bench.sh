@@ -4,6 +4,8 @@
 #   `seccomp-watch parse FILE >/dev/null`, `grep -c type=SECCOMP FILE`,
 #   `ausearch -m SECCOMP --format raw -if FILE`.
 # usage: bench/run-parse-bench.sh [FILE]   (default bench/corpus-1m.log, generated if missing)
+#   BASE_BIN=PATH: also measure another build of seccomp-watch (e.g. main's release build)
+#   side by side, alternating runs; ROUNDS=N runs of each (default 3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FILE=$(realpath -m "${1:-bench/corpus-1m.log}")
@@ -26,7 +28,14 @@ measure() { # name, command...
 
 echo "corpus: $FILE ($LINES lines, $(du -h "$FILE" | cut -f1))"
 cargo bench -q -p parsers -- "$FILE" 2>/dev/null | grep -E 'round 2|JSON' | sed 's/^/in-process  /'
-measure "seccomp-watch parse FILE >/dev/null" "$BIN" parse "$FILE"
+if [ -n "${BASE_BIN:-}" ]; then
+  for _ in $(seq "${ROUNDS:-3}"); do
+    measure "base: seccomp-watch parse FILE >/dev/null" "$BASE_BIN" parse "$FILE"
+    measure "this: seccomp-watch parse FILE >/dev/null" "$BIN" parse "$FILE"
+  done
+else
+  measure "seccomp-watch parse FILE >/dev/null" "$BIN" parse "$FILE"
+fi
 measure "grep -c type=SECCOMP FILE" grep -c type=SECCOMP "$FILE"
 if command -v ausearch >/dev/null; then
   measure "ausearch -m SECCOMP --format raw -if FILE" ausearch -m SECCOMP --format raw -if "$FILE"
