@@ -530,6 +530,7 @@ mod tests {
             sig: None,
             compat: false,
             ip: None,
+            synthetic_key: None,
         };
         assert_eq!(syscall_label(&e), "ptrace");
         assert_eq!(arch_label(&e), "SCMP_ARCH_X86_64");
