@@ -12,8 +12,9 @@
 //!    known process costs no file read at all; without it, one `stat` read per pid and
 //!    batch. When a pid is gone and unknown, the attributor first lets the connector catch
 //!    up (bounded wait), then gives up.
-//! 2. **MCS.** The SELinux categories of `subj` ([`mcs`]) map to the container they were
-//!    seen with; a record whose pid cannot be resolved uses them.
+//! 2. **MCS.** The SELinux categories of `subj` ([`mcs`]) map to the containers that hold
+//!    them; a record whose pid cannot be resolved uses them when exactly one container,
+//!    alive when the record was written, holds the label (gone containers expire).
 //! 3. **cgroup -> container** ([`parsers::cgroup`]), then **container -> metadata**
 //!    ([`runtime`]: name, image, pod, namespace, applied seccomp profile) from the runtimes'
 //!    files, cached per container id.
@@ -410,12 +411,13 @@ impl Attributor {
         if live {
             if let Some((cg, method)) = self.resolve_pid(ev.pid, ev.time_ms) {
                 if let Some(k) = key {
-                    self.mcs.learn(k, &cg);
+                    self.mcs.learn(k, &cg, ev.time_ms, self.now);
                 }
                 return (self.build(&cg, ev.exe.as_deref()), method);
             }
         }
-        if let Some(cg) = key.and_then(|k| self.mcs.get(k)).cloned() {
+        let (now, procfs) = (self.now, &self.shared.procfs);
+        if let Some(cg) = key.and_then(|k| self.mcs.resolve(k, ev.time_ms, now, procfs)) {
             return (self.build(&cg, ev.exe.as_deref()), Method::Mcs);
         }
         (Attribution::unattributed(ev.exe.as_deref()), Method::None)
