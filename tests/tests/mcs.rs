@@ -71,6 +71,7 @@ fn event(pid: u32, time_ms: i64, subj: &str) -> Event {
         sig: None,
         compat: false,
         ip: None,
+        synthetic_key: None,
     }
 }
 
