@@ -48,6 +48,8 @@ pub enum Command {
     Merge(cmd::merge::Args),
     /// Operations on one profile: `profile complain` (observe mode: denying actions to LOG).
     Profile(cmd::profile::Args),
+    /// The fleet's central PostgreSQL: `fleet migrate` creates or upgrades its schema.
+    Fleet(cmd::fleet::FleetArgs),
 }
 
 pub fn main() {
@@ -69,6 +71,7 @@ pub fn main() {
         Command::Record(a) => cmd::record::run(a),
         Command::Merge(a) => cmd::merge::run(a),
         Command::Profile(a) => cmd::profile::run(a),
+        Command::Fleet(a) => cmd::fleet::run(a),
     };
     match code {
         Ok(c) => std::process::exit(c),

@@ -42,6 +42,8 @@ pub struct Config {
     pub sinks: Vec<SinkConfig>,
     /// The daemon's own seccomp sandbox: `enforce`, `log` or `off`.
     pub sandbox: String,
+    /// Replication into the fleet's central PostgreSQL (off without `postgres`).
+    pub fleet: FleetConfig,
 }
 
 impl Default for Config {
@@ -62,6 +64,7 @@ impl Default for Config {
             rules: None,
             sinks: Vec::new(),
             sandbox: "off".into(),
+            fleet: FleetConfig::default(),
         }
     }
 }
@@ -404,6 +407,7 @@ impl Config {
         if self.store.batch_size == 0 || self.store.queue_batches == 0 {
             bail!("store.batch_size and store.queue_batches must be positive");
         }
+        self.fleet.validate()?;
         for (i, s) in self.sinks.iter().enumerate() {
             if !matches!(
                 s.kind.as_str(),
@@ -427,6 +431,89 @@ impl Config {
                     if s.kind == "syslog" { "address" } else { "url" }
                 );
             }
+        }
+        Ok(())
+    }
+}
+
+/// `[fleet]`: replication of the local database into a central PostgreSQL
+/// ([`crate::fleet`]).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FleetConfig {
+    /// `postgres://user@host:port/db?...`; replication is off without it. A password in
+    /// it works but belongs in `password_file` or `password_env` (never logged either way).
+    pub postgres: Option<String>,
+    /// File holding the password (its first line).
+    pub password_file: Option<PathBuf>,
+    /// Environment variable holding the password.
+    pub password_env: Option<String>,
+    /// `disable`, `allow`, `prefer`, `require`, `verify-ca` or `verify-full` (default: the
+    /// URL's `sslmode`, else `prefer`).
+    pub sslmode: Option<String>,
+    /// PEM file of the CA that signed the server's certificate (for verify-ca/verify-full).
+    pub ca_file: Option<PathBuf>,
+    /// This node's name in the fleet (default: the top-level `node`, else the host name).
+    pub node: Option<String>,
+    /// Days of raw events PostgreSQL keeps: older day partitions are dropped (0: never).
+    pub retention_days: u32,
+    /// Events per replication transaction at most.
+    pub batch_size: usize,
+    /// How often the replicator looks for new events when it has caught up (milliseconds).
+    pub interval_ms: u64,
+}
+
+impl Default for FleetConfig {
+    fn default() -> Self {
+        FleetConfig {
+            postgres: None,
+            password_file: None,
+            password_env: None,
+            sslmode: None,
+            ca_file: None,
+            node: None,
+            retention_days: 30,
+            batch_size: 50_000,
+            interval_ms: 500,
+        }
+    }
+}
+
+// The URL may hold a password: never print it.
+impl std::fmt::Debug for FleetConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FleetConfig")
+            .field(
+                "postgres",
+                &self.postgres.as_deref().map(crate::fleet::conn::redact_url),
+            )
+            .field("password_file", &self.password_file)
+            .field("password_env", &self.password_env)
+            .field("sslmode", &self.sslmode)
+            .field("ca_file", &self.ca_file)
+            .field("node", &self.node)
+            .field("retention_days", &self.retention_days)
+            .field("batch_size", &self.batch_size)
+            .field("interval_ms", &self.interval_ms)
+            .finish()
+    }
+}
+
+impl FleetConfig {
+    fn validate(&self) -> anyhow::Result<()> {
+        if let Some(url) = &self.postgres {
+            if !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+                bail!("fleet.postgres must be a postgres:// URL");
+            }
+        }
+        if let Some(m) = &self.sslmode {
+            crate::fleet::conn::parse_sslmode(m)?;
+        }
+        if self.password_file.is_some() && self.password_env.is_some() {
+            bail!("fleet: password_file and password_env are exclusive");
+        }
+        if self.batch_size == 0 || self.interval_ms == 0 {
+            bail!("fleet.batch_size and fleet.interval_ms must be positive");
         }
         Ok(())
     }

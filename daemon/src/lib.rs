@@ -10,6 +10,7 @@ pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod daemon;
+pub mod fleet;
 pub mod http;
 pub mod lines;
 pub mod logging;

@@ -9,12 +9,14 @@
 //!   [`profile`]: operations on one profile (`profile complain`).
 //! - [`rules`], [`alerts`]: alert rules, stored alerts and their deliveries.
 //! - [`doctor`]: checks of the host and the configuration.
+//! - [`fleet`]: the central PostgreSQL (`fleet migrate`).
 //! - [`completions`]: the hidden packaging commands `completions` and `man`.
 
 pub mod alerts;
 pub mod completions;
 pub mod doctor;
 pub mod events;
+pub mod fleet;
 pub mod generate;
 pub mod ingest;
 pub mod merge;

@@ -1,0 +1,92 @@
+//! `seccomp-watch fleet migrate`: applies the central schema (`migrations/postgres/`) to
+//! the fleet's PostgreSQL, from `--db` or the configuration's `[fleet]` section.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use crate::config::Config;
+use crate::fleet::conn::PgTarget;
+
+/// Arguments of `seccomp-watch fleet`.
+#[derive(Debug, clap::Args)]
+pub struct FleetArgs {
+    #[command(subcommand)]
+    pub command: FleetCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum FleetCommand {
+    /// Create or upgrade the central schema (the first replicating node does it too).
+    Migrate(MigrateArgs),
+}
+
+/// Arguments of `seccomp-watch fleet migrate`.
+#[derive(Debug, clap::Args)]
+pub struct MigrateArgs {
+    /// The fleet database, postgres://... (default: `[fleet] postgres` of the config).
+    #[arg(long, value_name = "URL")]
+    pub db: Option<String>,
+    /// Configuration file (its `[fleet]` section: password_file, sslmode, ca_file).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// File holding the password (overrides the configuration).
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    /// disable, allow, prefer, require, verify-ca or verify-full.
+    #[arg(long, value_name = "MODE")]
+    pub sslmode: Option<String>,
+    /// PEM file of the server's CA.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+}
+
+/// The `fleet` command: returns the exit code.
+pub fn run(args: FleetArgs) -> anyhow::Result<i32> {
+    match args.command {
+        FleetCommand::Migrate(a) => migrate(a),
+    }
+}
+
+fn migrate(a: MigrateArgs) -> anyhow::Result<i32> {
+    let cfg = Config::load(a.config.as_deref())?;
+    let mut target = PgTarget::from_config(&cfg.fleet).unwrap_or_default();
+    if let Some(url) = a.db {
+        target.url = url;
+    }
+    if target.url.is_empty() {
+        anyhow::bail!("no fleet database: pass --db postgres://... or set [fleet] postgres");
+    }
+    if let Some(f) = a.password_file {
+        target.password_file = Some(f);
+        target.password_env = None;
+    }
+    if let Some(m) = a.sslmode {
+        crate::fleet::conn::parse_sslmode(&m)?;
+        target.sslmode = Some(m);
+    }
+    if let Some(c) = a.ca_file {
+        target.ca_file = Some(c);
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let pool = target.pool(1).await?;
+        let n = crate::fleet::schema::migrate(&pool)
+            .await
+            .with_context(|| format!("migrating {}", target.redacted()))?;
+        let version: i64 = sqlx::query_scalar(
+            "SELECT coalesce(max(version), 0) FROM _sqlx_migrations WHERE success",
+        )
+        .fetch_one(&pool)
+        .await?;
+        println!(
+            "{}: schema version {version} ({n} migration(s) applied)",
+            target.redacted()
+        );
+        pool.close().await;
+        anyhow::Ok(())
+    })?;
+    Ok(0)
+}
