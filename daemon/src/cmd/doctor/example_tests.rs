@@ -44,6 +44,7 @@ fn the_example_config_is_valid_and_documents_every_key() {
     assert_eq!(format!("{:?}", cfg.store), format!("{:?}", d.store));
     assert_eq!(format!("{:?}", cfg.alerts), format!("{:?}", d.alerts));
     assert_eq!(format!("{:?}", cfg.http), format!("{:?}", d.http));
+    assert_eq!(format!("{:?}", cfg.fleet), format!("{:?}", d.fleet));
     assert_eq!(cfg.db, d.db);
     let tables = [
         "netlink",
@@ -55,6 +56,7 @@ fn the_example_config_is_valid_and_documents_every_key() {
         "metrics",
         "alerts",
         "sinks",
+        "fleet",
     ];
     let mut checked = 0;
     for t in [None].into_iter().chain(tables.iter().map(|t| Some(*t))) {
