@@ -249,6 +249,25 @@ pub async fn run_with(
         audit_log_checkpoint,
     } = backend;
 
+    // Fleet: the replicator ships what the writer commits (crate::fleet); without
+    // `[fleet] postgres` the write log is switched off.
+    match crate::fleet::task::Settings::from_config(&cfg) {
+        Some(s) => {
+            say(&format!(
+                "fleet: replicating into {} as node {}",
+                s.target.redacted(),
+                parsers::escape::escape(&s.node)
+            ));
+            let token = tasks.token();
+            tasks.spawn("fleet", crate::fleet::task::run(s, token));
+        }
+        None => {
+            if let Err(e) = crate::fleet::local::disable(&cfg.db).await {
+                tracing::warn!("fleet: cannot switch the write log off: {e}");
+            }
+        }
+    }
+
     // Alerts: the rule stage after attribution (its alerts are committed with the events),
     // the outbox dispatcher, and rules reload on SIGHUP (crate::alerts).
     let alerting = crate::alerts::setup(&cfg, enricher).await?;

@@ -78,7 +78,50 @@ pub struct Metrics {
     pub http_connections: IntGauge,
     /// Connections and requests the HTTP server refused or closed, by reason.
     pub http_rejected: IntCounterVec,
+    /// Replication into the fleet's PostgreSQL ([`crate::fleet`]).
+    pub fleet: FleetMetrics,
     labels: Mutex<WorkloadLabels>,
+}
+
+/// The replicator's metrics (`seccomp_watch_fleet_*`).
+pub struct FleetMetrics {
+    /// Events inserted into PostgreSQL (each once, replays not counted).
+    pub replicated: IntCounter,
+    /// Events sent again that PostgreSQL already had (a replay after a crash).
+    pub duplicates: IntCounter,
+    /// Events committed locally and not yet in PostgreSQL.
+    pub lag_events: IntGauge,
+    /// Age of the oldest event not yet in PostgreSQL (0 when caught up).
+    pub lag_seconds: Gauge,
+    /// 1 while the replicator is connected and its last batch committed.
+    pub up: IntGauge,
+    /// Connection and batch failures.
+    pub errors: IntCounter,
+    /// Events deleted locally (a full disk) before they were shipped.
+    pub lost: IntCounter,
+}
+
+impl FleetMetrics {
+    fn new(r: &Registry) -> FleetMetrics {
+        let counter = |name: &str, help: &str| {
+            let c = IntCounter::new(name, help).expect("valid metric");
+            r.register(Box::new(c.clone())).expect("unique metric");
+            c
+        };
+        FleetMetrics {
+            replicated: counter("seccomp_watch_fleet_replicated_events_total", "Events inserted into the fleet's PostgreSQL (replays not counted)."),
+            duplicates: counter("seccomp_watch_fleet_duplicate_events_total", "Events sent again that the fleet's PostgreSQL already had."),
+            lag_events: int_gauge(r, "seccomp_watch_fleet_replication_lag_events", "Events committed locally and not yet in the fleet's PostgreSQL."),
+            lag_seconds: {
+                let g = Gauge::new("seccomp_watch_fleet_replication_lag_seconds", "Age of the oldest event not yet in the fleet's PostgreSQL (0 when caught up).").expect("valid metric");
+                r.register(Box::new(g.clone())).expect("unique metric");
+                g
+            },
+            up: int_gauge(r, "seccomp_watch_fleet_up", "1 while the replicator is connected to the fleet's PostgreSQL and its last batch committed; 0 otherwise (or replication off)."),
+            errors: counter("seccomp_watch_fleet_errors_total", "Failed connections and batches of the replicator (each retried)."),
+            lost: counter("seccomp_watch_fleet_lost_events_total", "Events deleted locally (a full disk) before they were shipped to the fleet's PostgreSQL."),
+        }
+    }
 }
 
 /// How many workload labels and series per workload [`Metrics::workload_series`] hands out.
@@ -305,6 +348,7 @@ impl Metrics {
                 "HTTP connections and requests refused or closed, by reason (connection_limit, header_timeout, idle_timeout, host, body_too_large).",
                 &["reason"],
             ),
+            fleet: FleetMetrics::new(&r),
             labels: Mutex::new(WorkloadLabels::default()),
             registry: r,
         };

@@ -19,6 +19,25 @@ pub struct FleetArgs {
 pub enum FleetCommand {
     /// Create or upgrade the central schema (the first replicating node does it too).
     Migrate(MigrateArgs),
+    /// Ship a local database's events, aggregates, alerts and profiles to the fleet
+    /// database now, until it is caught up (what the daemon's replicator does all along).
+    Push(PushArgs),
+}
+
+/// Arguments of `seccomp-watch fleet push`.
+#[derive(Debug, clap::Args)]
+pub struct PushArgs {
+    #[command(flatten)]
+    pub target: MigrateArgs,
+    /// The local database (default: the configuration's `db`).
+    #[arg(long, value_name = "PATH")]
+    pub from: Option<PathBuf>,
+    /// This node's name in the fleet (default: `[fleet] node`, `node`, the host name).
+    #[arg(long, value_name = "NAME")]
+    pub node: Option<String>,
+    /// Events per PostgreSQL transaction (default: `[fleet] batch_size`).
+    #[arg(long, value_name = "N")]
+    pub batch_size: Option<usize>,
 }
 
 /// Arguments of `seccomp-watch fleet migrate`.
@@ -45,10 +64,12 @@ pub struct MigrateArgs {
 pub fn run(args: FleetArgs) -> anyhow::Result<i32> {
     match args.command {
         FleetCommand::Migrate(a) => migrate(a),
+        FleetCommand::Push(a) => push(a),
     }
 }
 
-fn migrate(a: MigrateArgs) -> anyhow::Result<i32> {
+/// The configuration and the fleet target of the arguments.
+fn target(a: MigrateArgs) -> anyhow::Result<(Config, PgTarget)> {
     let cfg = Config::load(a.config.as_deref())?;
     let mut target = PgTarget::from_config(&cfg.fleet).unwrap_or_default();
     if let Some(url) = a.db {
@@ -68,6 +89,50 @@ fn migrate(a: MigrateArgs) -> anyhow::Result<i32> {
     if let Some(c) = a.ca_file {
         target.ca_file = Some(c);
     }
+    Ok((cfg, target))
+}
+
+fn push(a: PushArgs) -> anyhow::Result<i32> {
+    let (mut cfg, target) = target(a.target)?;
+    if let Some(db) = a.from {
+        cfg.db = db;
+    }
+    if let Some(n) = a.node {
+        cfg.fleet.node = Some(n);
+    }
+    if let Some(n) = a.batch_size {
+        cfg.fleet.batch_size = n.max(1);
+    }
+    cfg.fleet.postgres = Some(target.url.clone());
+    let mut s = crate::fleet::task::Settings::from_config(&cfg)
+        .ok_or_else(|| anyhow::anyhow!("no fleet database"))?;
+    s.target = target;
+    s.once = Some(5);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        // The store's migrations (the write log's table) first.
+        let store = crate::store::SqliteStore::open_existing(&cfg.db).await?;
+        crate::store::Store::close(&store).await;
+        let t0 = std::time::Instant::now();
+        let m = &crate::metrics::metrics().fleet;
+        crate::fleet::task::run(s.clone(), tokio_util::sync::CancellationToken::new()).await?;
+        let secs = t0.elapsed().as_secs_f64();
+        let n = m.replicated.get();
+        println!(
+            "{}: {n} event(s) inserted, {} already there, in {secs:.2} s ({:.0} events/s)",
+            s.target.redacted(),
+            m.duplicates.get(),
+            (n + m.duplicates.get()) as f64 / secs.max(1e-9)
+        );
+        anyhow::Ok(())
+    })?;
+    Ok(0)
+}
+
+fn migrate(a: MigrateArgs) -> anyhow::Result<i32> {
+    let (_, target) = target(a)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

@@ -137,6 +137,10 @@ pub fn redact_url(url: &str) -> String {
 }
 
 /// An error text with the URL's password, should it appear, replaced.
+pub fn scrub_text(text: &str, url: &str) -> String {
+    scrub(text, url)
+}
+
 fn scrub(text: &str, url: &str) -> String {
     let mut t = text.replace(url, &redact_url(url));
     if let Some(pw) = url_password(url) {

@@ -16,7 +16,7 @@ pub const DAY_MS: i64 = 86_400_000;
 pub async fn migrate(pool: &PgPool) -> Result<usize, sqlx::migrate::MigrateError> {
     let mut conn = pool.acquire().await?;
     let before: i64 = applied(&mut conn).await.unwrap_or(0);
-    MIGRATOR.run(&mut *conn).await?;
+    MIGRATOR.run_direct(&mut *conn).await?;
     let after: i64 = applied(&mut conn).await.unwrap_or(before);
     Ok((after - before).max(0) as usize)
 }
@@ -55,14 +55,4 @@ pub async fn ensure_partitions(conn: &mut PgConnection, days: &[i64]) -> Result<
         i = j + 1;
     }
     Ok(made)
-}
-
-/// Retention: drops the day partitions older than `days` days; returns how many.
-pub async fn drop_partitions_older_than(pool: &PgPool, days: u32) -> Result<i64, sqlx::Error> {
-    let cutoff = day_start(crate::fleet::now_ms()) - i64::from(days) * DAY_MS;
-    let n: i32 = sqlx::query_scalar("SELECT sw_drop_event_partitions_before($1)")
-        .bind(cutoff)
-        .fetch_one(pool)
-        .await?;
-    Ok(i64::from(n))
 }

@@ -336,6 +336,12 @@ impl SqliteWriter {
 
     async fn delete_inner(&mut self, cutoff_ms: i64, max_rows: u64) -> Result<u64, StoreError> {
         let mut tx = self.conn.begin_with("BEGIN IMMEDIATE").await?;
+        // Retention never deletes an event the fleet replicator has not shipped yet (it
+        // is in fleet_log, migrations/0003_fleet.sql): the cutoff stops at the oldest.
+        let unshipped: Option<i64> = sqlx::query_scalar("SELECT min(time_ms) FROM fleet_log")
+            .fetch_one(&mut *tx)
+            .await?;
+        let cutoff_ms = unshipped.map_or(cutoff_ms, |t| cutoff_ms.min(t));
         let bound: Option<i64> = sqlx::query_scalar(
             "SELECT time_ms FROM events WHERE time_ms < ? ORDER BY time_ms LIMIT 1 OFFSET ?",
         )
