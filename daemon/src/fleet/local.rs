@@ -156,6 +156,32 @@ pub async fn disable(path: &Path) -> Result<bool, sqlx::Error> {
     Ok(on > 0)
 }
 
+/// How far behind replication is, from the database alone (log rows after the stored
+/// cursor, and the age of the oldest of them): on a connection of its own, so that the
+/// lag is measured while the replicator waits for PostgreSQL.
+pub async fn lag(conn: &mut SqliteConnection) -> Result<Lag, sqlx::Error> {
+    let r = sqlx::query(
+        "SELECT (SELECT seq FROM sqlite_sequence WHERE name = 'fleet_log'),          (SELECT value FROM fleet_state WHERE key = 'seq')",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let top: Option<i64> = r.try_get(0)?;
+    let cur = r.try_get::<Option<i64>, _>(1)?.unwrap_or(0);
+    let events = top.map_or(0, |t| (t - cur).max(0) as u64);
+    let oldest: Option<i64> =
+        sqlx::query_scalar("SELECT at FROM fleet_log WHERE seq > ? ORDER BY seq LIMIT 1")
+            .bind(cur)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let seconds = oldest.map_or(0.0, |at| ((super::now_ms() - at).max(0) as f64) / 1000.0);
+    Ok(Lag { events, seconds })
+}
+
+/// A read-only connection for [`lag`].
+pub async fn open_read_only(path: &Path) -> Result<SqliteConnection, sqlx::Error> {
+    options(path).read_only(true).connect().await
+}
+
 /// The replicator's connection to the local database.
 pub struct Local {
     conn: SqliteConnection,
@@ -175,10 +201,6 @@ impl Local {
             kinds: HashMap::default(),
             attrib_workload: HashMap::default(),
         })
-    }
-
-    fn cursor(&self, key: &str) -> i64 {
-        self.cursors.get(key).copied().unwrap_or(0)
     }
 
     /// Makes sure every stored event is either in PostgreSQL or in fleet_log: creates the
@@ -227,24 +249,6 @@ impl Local {
             self.cursors.insert(r.try_get(0)?, r.try_get(1)?);
         }
         Ok(backfilled)
-    }
-
-    /// How far behind replication is: log rows after the cursor, and the age of the
-    /// oldest of them.
-    pub async fn lag(&mut self) -> Result<Lag, sqlx::Error> {
-        let cur = self.cursor("seq");
-        let top: Option<i64> =
-            sqlx::query_scalar("SELECT seq FROM sqlite_sequence WHERE name = 'fleet_log'")
-                .fetch_optional(&mut self.conn)
-                .await?;
-        let events = top.map_or(0, |t| (t - cur).max(0) as u64);
-        let oldest: Option<i64> =
-            sqlx::query_scalar("SELECT at FROM fleet_log WHERE seq > ? ORDER BY seq LIMIT 1")
-                .bind(cur)
-                .fetch_optional(&mut self.conn)
-                .await?;
-        let seconds = oldest.map_or(0.0, |at| ((super::now_ms() - at).max(0) as f64) / 1000.0);
-        Ok(Lag { events, seconds })
     }
 
     /// Reads the next batch: up to `max` events after the cursor, the dictionary rows,

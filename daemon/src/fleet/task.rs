@@ -2,7 +2,7 @@
 //! one batch per PostgreSQL transaction, the cursor advanced only after PostgreSQL
 //! committed. PostgreSQL away or failing: the node keeps collecting locally (the writer
 //! never waits for this task), the task retries with exponential backoff (1 s doubling
-//! to 60 s) and catches up in full batches.
+//! to 30 s) and catches up in full batches.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -68,7 +68,7 @@ pub fn node_name(cfg: &Config) -> String {
         })
 }
 
-const MAX_BACKOFF: Duration = Duration::from_secs(60);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
 const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 
 /// Sleeps `d` or until cancelled; false when cancelled.
@@ -106,16 +106,39 @@ pub async fn run(s: Settings, cancel: CancellationToken) -> anyhow::Result<()> {
     let mut next_retention = Instant::now();
     let mut failing_since: Option<Instant> = None;
     let mut failures = 0u32;
+    // The lag, every second, whatever the replicator is waiting for.
+    let lag_task = {
+        let (db, cancel) = (s.db.clone(), cancel.clone());
+        tokio::spawn(async move {
+            let mut conn = None;
+            loop {
+                if conn.is_none() {
+                    conn = super::local::open_read_only(&db).await.ok();
+                }
+                if let Some(c) = conn.as_mut() {
+                    match super::local::lag(c).await {
+                        Ok(lag) => {
+                            m.lag_events.set(lag.events as i64);
+                            m.lag_seconds.set(lag.seconds);
+                        }
+                        Err(e) => {
+                            tracing::debug!("fleet: measuring the lag: {e}");
+                            conn = None;
+                        }
+                    }
+                }
+                if !pause(Duration::from_secs(1), &cancel).await {
+                    break;
+                }
+            }
+        })
+    };
     while !cancel.is_cancelled() {
         if s.once.is_some_and(|max| failures > max) {
             anyhow::bail!(
                 "fleet: {} failed {failures} times in a row",
                 s.target.redacted()
             );
-        }
-        if let Ok(lag) = local.lag().await {
-            m.lag_events.set(lag.events as i64);
-            m.lag_seconds.set(lag.seconds);
         }
         let sh = match shipper.as_mut() {
             Some(sh) => sh,
@@ -229,6 +252,7 @@ pub async fn run(s: Settings, cancel: CancellationToken) -> anyhow::Result<()> {
         let _ = tokio::time::timeout(Duration::from_secs(2), sh.close()).await;
     }
     local.close().await;
+    lag_task.abort();
     m.up.set(0);
     Ok(())
 }
