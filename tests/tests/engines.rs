@@ -472,10 +472,43 @@ fn a_user_owned_docker_scope_is_not_that_container() {
     );
 }
 
+/// The article's log-delta profile with explicit denies, as a real profile has them:
+/// `socket` and `connect` (glibc's nscd client; `ls` falls back to the files) moved from
+/// the LOG entry to an ERRNO entry with errnoRet 97 (EAFNOSUPPORT), `reboot` denied by a
+/// KILL_PROCESS entry, and an explicit `defaultErrnoRet`.
+fn delta_with_denies(dir: &Path) -> PathBuf {
+    let mut p = json_of(&fixture("profiles/fedora_ls_no-opt_log-delta.json"));
+    let obj = p.as_object_mut().unwrap();
+    let mut top = serde_json::Map::new();
+    for (k, v) in std::mem::take(obj) {
+        let default = k == "defaultAction";
+        top.insert(k, v);
+        if default {
+            top.insert("defaultErrnoRet".into(), json!(1));
+        }
+    }
+    *obj = top;
+    let calls = p["syscalls"].as_array_mut().unwrap();
+    for r in calls.iter_mut().filter(|r| r["action"] == "SCMP_ACT_LOG") {
+        r["names"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|n| n != "socket" && n != "connect");
+    }
+    calls.push(json!({"names": ["socket", "connect"], "action": "SCMP_ACT_ERRNO", "errnoRet": 97}));
+    calls.push(json!({"names": ["reboot"], "action": "SCMP_ACT_KILL_PROCESS"}));
+    let path = dir.join("delta-with-denies.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&p).unwrap()).unwrap();
+    path
+}
+
 /// The article's scenario with `engine` and the Debian image: the article's profile stops
-/// the container from starting; its complain-mode copy runs `ls -lisa /` and logs; `suggest
-/// --container ID --enforce` (the applied profile) gives a profile under which `ls -lisa /`
-/// exits 0 with the same listing and leaves no SECCOMP record.
+/// the container from starting; the complain-mode copy of its log-delta variant (with
+/// explicit denies, see [`delta_with_denies`]) runs `ls -lisa /` and logs; `suggest
+/// --container ID --enforce` (the applied profile: the copy) gives the original's default
+/// action and errnoRet, keeps the explicit denies (the calls they deny were observed, and are
+/// reported), and under it `ls -lisa /` exits 0 with the same listing and leaves no SECCOMP
+/// record.
 fn article_loop(test: &str, engine: Engine) {
     if !engine.available(test) {
         return;
@@ -483,7 +516,7 @@ fn article_loop(test: &str, engine: Engine) {
     let t = tmp();
     let d = daemon(t.path());
     let no_opt = fixture("profiles/fedora_ls_no-opt.json");
-    let delta = fixture("profiles/fedora_ls_no-opt_log-delta.json");
+    let delta = delta_with_denies(t.path());
     let ls = ["ls", "-lisa", "/"];
 
     // 1. The article's profile: the container does not even start under runc.
@@ -517,6 +550,13 @@ fn article_loop(test: &str, engine: Engine) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let copy = json_of(&complain);
+    assert_eq!(copy["defaultAction"], "SCMP_ACT_LOG");
+    assert_eq!(
+        copy["seccompWatchComplain"],
+        json!({"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 1})
+    );
+    // The engine takes the copy with its markers.
     let observed = Run::new(engine, "debian:bookworm", &ls)
         .profile(&complain)
         .run()
@@ -525,6 +565,21 @@ fn article_loop(test: &str, engine: Engine) {
     let items = settled_items(&d.db, &observed.id, Duration::from_secs(30));
     assert!(items.len() > 10, "{} records", items.len());
     assert!(items.iter().all(|i| i.attribution.profile_hash.is_some()));
+    // The applied profile as the engine holds it carries the markers.
+    let hash = items[0].attribution.profile_hash.clone().unwrap();
+    let applied = stored_profile(&d.db, &hash).expect("applied profile stored");
+    assert_eq!(
+        applied["seccompWatchComplain"],
+        copy["seccompWatchComplain"]
+    );
+    let observed_names: std::collections::BTreeSet<String> = items
+        .iter()
+        .filter_map(|i| i.event.syscall().map(str::to_string))
+        .collect();
+    assert!(
+        observed_names.contains("socket") || observed_names.contains("connect"),
+        "ls made no nscd call under the copy: {observed_names:?}"
+    );
 
     // 3. suggest --container ID --enforce, against the applied profile.
     let enforced = t.path().join("enforced.json");
@@ -546,8 +601,36 @@ fn article_loop(test: &str, engine: Engine) {
         "{report}"
     );
     eprintln!("{engine:?} suggest:\n{report}");
+    assert!(
+        report.contains("judged as its original (defaultAction SCMP_ACT_ERRNO (defaultErrnoRet 1)"),
+        "{report}"
+    );
+    assert!(
+        report.contains("that an entry of the profile denies were NOT allowed"),
+        "{report}"
+    );
     let p = json_of(&enforced);
     assert_eq!(p["defaultAction"], "SCMP_ACT_ERRNO");
+    assert_eq!(p["defaultErrnoRet"], 1);
+    assert!(p.get("seccompWatchComplain").is_none(), "{p}");
+    let entries = p["syscalls"].as_array().unwrap();
+    assert!(entries
+        .iter()
+        .all(|r| r["action"] != "SCMP_ACT_LOG" && r.get("seccompWatchComplain").is_none()));
+    // The explicit denies stay as the original had them, and deny.
+    assert!(
+        entries.contains(
+            &json!({"names": ["socket", "connect"], "action": "SCMP_ACT_ERRNO", "errnoRet": 97})
+        ),
+        "{p}"
+    );
+    assert!(entries.contains(&json!({"names": ["reboot"], "action": "SCMP_ACT_KILL_PROCESS"})));
+    let allows = |n: &str| {
+        entries.iter().any(|r| {
+            r["action"] == "SCMP_ACT_ALLOW" && r["names"].as_array().unwrap().contains(&json!(n))
+        })
+    };
+    assert!(!allows("socket") && !allows("connect"));
     let text = std::fs::read_to_string(&enforced).unwrap();
     assert!(text.lines().count() > 20, "pretty-printed: {text}");
 

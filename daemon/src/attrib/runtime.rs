@@ -613,7 +613,11 @@ pub fn read_meta(cfg: &AttributionConfig, id: &str) -> Option<ContainerMeta> {
     // Podman's profile file (when it is root's and older than the container).
     if let Some(p) = docker.as_ref().and_then(|d| d.profile.as_ref()) {
         m.profile = profile_blob(p).map(Arc::new);
-    } else if m.found_in == Some("podman") {
+    } else if m.found_in == Some("podman")
+        // Podman under runc: found through runc's state, the bundle is Podman's.
+        || oci.as_ref().and_then(|o| o.annotations.get("io.container.manager"))
+            == Some(&"libpod".to_string())
+    {
         if let Some(p) = oci
             .as_ref()
             .and_then(|o| o.annotations.get("io.podman.annotations.seccomp"))
@@ -1179,6 +1183,17 @@ mod tests {
                 "linux": {"seccomp": seccomp()}}),
         );
         let m = read_meta(&cfg(d.path()), ID).unwrap();
+        assert_eq!(
+            m.profile.unwrap().json,
+            serde_json::to_string(&user).unwrap()
+        );
+        // Podman under runc: found through runc's state naming Podman's bundle.
+        write(
+            &d.path().join("runc").join(ID).join("state.json"),
+            &json!({"id": ID, "config": {"labels": [format!("bundle={}", conf.parent().unwrap().display())]}}),
+        );
+        let m = read_meta(&cfg(d.path()), ID).unwrap();
+        assert_eq!(m.found_in, Some("runc"));
         assert_eq!(
             m.profile.unwrap().json,
             serde_json::to_string(&user).unwrap()

@@ -2,7 +2,10 @@
 //! writes the profile in observe mode (see [`rules::profile::complain`]): the default
 //! action and every ERRNO/KILL/TRAP/TRACE entry become `SCMP_ACT_LOG`, everything else is
 //! kept byte for byte, so any profile can be run without breaking the workload and the
-//! kernel logs each call it would deny. `suggest --enforce` then closes the loop.
+//! kernel logs each call it would deny. What it changed is recorded in the copy (members
+//! `seccompWatchComplain`, which the engines ignore), so that `suggest` judges evidence
+//! gathered under the copy against the original, and `suggest --enforce` closes the loop
+//! with the original's default action. A complain copy of a complain copy is the same text.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -41,9 +44,11 @@ pub struct ComplainArgs {
 /// The text of the complain-mode profile and the report for stderr.
 pub fn complain_report(loaded: &LoadedProfile) -> anyhow::Result<(String, String)> {
     let c = complain(&loaded.profile)?;
+    let mut human = String::new();
     let text = match &loaded.k8s {
         None => c.profile.to_json(),
         Some(res) => {
+            human.push_str("SeccompProfile: what was changed cannot be recorded in the resource (the CRD takes no unknown fields): give suggest --profile the original\n");
             let (t, _) = render_profile(
                 &c.profile,
                 ProfileFormat::K8s,
@@ -53,7 +58,6 @@ pub fn complain_report(loaded: &LoadedProfile) -> anyhow::Result<(String, String
             t
         }
     };
-    let mut human = String::new();
     match &c.default_was {
         Some(was) => human.push_str(&format!("defaultAction: {} -> SCMP_ACT_LOG\n", escape(was))),
         None => human.push_str(&format!(
@@ -74,6 +78,11 @@ pub fn complain_report(loaded: &LoadedProfile) -> anyhow::Result<(String, String
     }
     if c.default_was.is_none() && c.entries.is_empty() {
         human.push_str("nothing denies in this profile: written unchanged\n");
+    } else if loaded.k8s.is_none() {
+        human.push_str(&format!(
+            "the actions before are recorded in \"{}\" members: suggest judges evidence gathered under this copy against the original\n",
+            rules::profile::COMPLAIN_MARKER
+        ));
     }
     Ok((text, human))
 }
@@ -122,12 +131,19 @@ mod tests {
         assert_eq!(
             text,
             original.replacen(
-                "\"defaultAction\": \"SCMP_ACT_ERRNO\"",
-                "\"defaultAction\": \"SCMP_ACT_LOG\"",
+                "\"defaultAction\": \"SCMP_ACT_ERRNO\",",
+                "\"defaultAction\": \"SCMP_ACT_LOG\",\n  \"seccompWatchComplain\": {\"defaultAction\":\"SCMP_ACT_ERRNO\"},",
                 1
             ),
-            "only the default action changes"
+            "only the default action changes, and what it was is recorded"
         );
+        // The copy of the copy: the same bytes.
+        let dir = tempfile::tempdir().unwrap();
+        let copy = dir.path().join("c.json");
+        std::fs::write(&copy, &text).unwrap();
+        let (again, human2) = complain_report(&load_profile(&copy).unwrap()).unwrap();
+        assert_eq!(again, text);
+        assert!(human2.contains("written unchanged"), "{human2}");
         assert!(
             human.contains("defaultAction: SCMP_ACT_ERRNO -> SCMP_ACT_LOG"),
             "{human}"
@@ -141,7 +157,8 @@ mod tests {
         let (text, human) = complain_report(&load_profile(&path).unwrap()).unwrap();
         let before: Vec<&str> = original.lines().collect();
         let after: Vec<&str> = text.lines().collect();
-        // Changed lines are action lines; removed lines are errnoRet lines.
+        // Changed lines are action lines; removed lines are errnoRet lines; added lines
+        // record what was changed.
         let diff = rules::suggest::unified_diff(&original, &text, "p.json");
         for l in diff
             .lines()
@@ -149,11 +166,12 @@ mod tests {
         {
             let ok = l.contains("\"defaultAction\"")
                 || l.contains("\"action\"")
+                || l.starts_with("+") && l.contains("\"seccompWatchComplain\": {\"")
                 || l.contains("\"defaultErrnoRet\"")
                 || l.contains("\"errnoRet\"");
             assert!(ok, "unexpected change: {l}");
         }
-        assert!(after.len() <= before.len());
+        assert!(after.len() <= before.len() + p_entries_changed(&original));
         let p = rules::profile::Profile::from_json(&text).unwrap();
         assert_eq!(p.spec().default_action, "SCMP_ACT_LOG");
         assert!(p
@@ -162,6 +180,17 @@ mod tests {
             .iter()
             .all(|r| r.action == "SCMP_ACT_ALLOW" || r.action == "SCMP_ACT_LOG"));
         assert!(human.contains("-> SCMP_ACT_LOG"), "{human}");
+    }
+
+    /// How many entries of `text` deny (each gets a marker line).
+    fn p_entries_changed(text: &str) -> usize {
+        let p = rules::profile::Profile::from_json(text).unwrap();
+        1 + p
+            .spec()
+            .rules()
+            .iter()
+            .filter(|r| r.parsed_action().is_some_and(rules::profile::is_denying))
+            .count()
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! plain words, then the change as a unified diff, the whole new profile (`json`) or a
 //! `SeccompProfile` (`k8s`). `--check` exits 1 when a change is suggested, 3 when the only
 //! change left would allow `@dangerous` calls (it needs `--allow NAME` or
-//! `--allow-dangerous`). `--enforce` writes the result with a denying default.
+//! `--allow-dangerous`) or calls an entry of the profile denies (`--allow NAME`).
+//! `--enforce` writes the result with a denying default. The applied profile may be a
+//! complain copy (`seccomp-watch profile complain`): it is judged as its original.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -120,6 +122,66 @@ fn summary(s: &Suggestion) -> String {
     format!("change suggested: {}", parts.join(", "))
 }
 
+/// The `--allow`/`--allow-dangerous` policy: an `--allow` name must be a `@dangerous` call
+/// or one an unconditional entry of the profile (of its original, for a complain copy)
+/// denies; anything else is a typo.
+fn allow_policy(
+    args: &DangerousArgs,
+    profile: &rules::profile::Profile,
+) -> anyhow::Result<rules::suggest::DangerousPolicy> {
+    let original = rules::profile::uncomplain(profile)?.map(|r| r.profile);
+    let spec = original.as_ref().unwrap_or(profile).spec();
+    let denied = |n: &str| {
+        spec.rules().iter().any(|r| {
+            !r.is_conditional()
+                && r.parsed_action().is_some_and(rules::profile::is_denying)
+                && r.has_name(n)
+        })
+    };
+    for n in &args.allow {
+        if !rules::suggest::is_dangerous_syscall(n) && !denied(n) {
+            anyhow::bail!(
+                "--allow {}: neither a call of the @dangerous group nor one an entry of the profile denies (other calls need no --allow)",
+                escape(n)
+            );
+        }
+    }
+    Ok(rules::suggest::DangerousPolicy {
+        all: args.allow_dangerous,
+        names: args.allow.iter().cloned().collect(),
+    })
+}
+
+/// The note on a complain copy judged as its original, and the warning on observed calls an
+/// entry denies (empty when there is nothing to say).
+fn original_notes(s: &Suggestion) -> String {
+    let mut out = String::new();
+    if let Some(r) = &s.restored {
+        let default = match &r.default_action {
+            Some(a) => match r.default_errno_ret {
+                Some(e) => format!("defaultAction {} (defaultErrnoRet {e})", escape(a)),
+                None => format!("defaultAction {}", escape(a)),
+            },
+            None => format!("defaultAction {}", escape(&r.profile.spec().default_action)),
+        };
+        out.push_str(&format!(
+            "The profile is a complain copy (seccomp-watch profile complain): judged as its original ({default}, {} entr{} restored).\n",
+            r.entries.len(),
+            if r.entries.len() == 1 { "y" } else { "ies" }
+        ));
+    }
+    let denied = s.denied_by_entry();
+    if !denied.is_empty() {
+        let names: Vec<String> = denied.iter().map(|n| escape(n).into_owned()).collect();
+        out.push_str(&format!(
+            "NOTE: {} observed call(s) that an entry of the profile denies were NOT allowed: {} (the profile chose to deny them). If the workload needs one, pass --allow NAME.\n",
+            names.len(),
+            names.join(", ")
+        ));
+    }
+    out
+}
+
 /// Builds the report of `suggest` for `profile` and `observations`.
 pub fn report(
     args: &Args,
@@ -131,7 +193,7 @@ pub fn report(
         min_count: args.min_count,
         tighten: args.tighten,
         enforce: args.enforce,
-        dangerous: args.dangerous.policy()?,
+        dangerous: allow_policy(&args.dangerous, &profile.profile)?,
     };
     let s = suggest(&profile.profile, observations, &opts)?;
     let mut human = String::new();
@@ -145,6 +207,7 @@ pub fn report(
     human.push_str(&summary(&s));
     human.push('\n');
     human.push_str(&dangerous_warning(&s.held_back()));
+    human.push_str(&original_notes(&s));
 
     let name = profile
         .k8s
@@ -203,7 +266,7 @@ pub fn report(
     }
     if args.check && s.changed() {
         rep.code = 1;
-    } else if args.check && !s.held_back().is_empty() {
+    } else if args.check && !(s.held_back().is_empty() && s.denied_by_entry().is_empty()) {
         rep.code = EXIT_NEEDS_APPROVAL;
     }
     Ok(rep)
@@ -532,6 +595,58 @@ mod tests {
         assert!(p.spec().rules().iter().any(|r| r.action == "SCMP_ACT_ALLOW"
             && r.has_name("getppid")
             && r.has_name("connect")));
+    }
+
+    #[test]
+    fn a_complain_copy_keeps_the_originals_denies() {
+        let text = r#"{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 1, "syscalls": [
+  {"names": ["read", "write"], "action": "SCMP_ACT_ALLOW"},
+  {"names": ["socket"], "action": "SCMP_ACT_ERRNO", "errnoRet": 97}]}"#;
+        let original = rules::profile::Profile::from_json(text).unwrap();
+        let copy = rules::profile::complain(&original).unwrap().profile;
+        let loaded = parse_profile(&copy.to_json(), Path::new("profile-x.json")).unwrap();
+        let o = [
+            obs("socket", Action::Log, "ls"),
+            obs("getpid", Action::Log, "ls"),
+        ];
+        let rep = report(&args(&["--enforce", "--format", "json"]), &loaded, "p", &o).unwrap();
+        assert!(rep.err.contains("judged as its original (defaultAction SCMP_ACT_ERRNO (defaultErrnoRet 1), 1 entry restored)"), "{}", rep.err);
+        assert!(rep.err.contains("NOTE: 1 observed call(s) that an entry of the profile denies were NOT allowed: socket"), "{}", rep.err);
+        let p = rules::profile::Profile::from_json(&rep.out).unwrap();
+        assert_eq!(p.spec().default_errno_ret, Some(1));
+        assert_eq!(p.spec().rules()[1].errno_ret, Some(97));
+        assert!(p.spec().rules()[0].has_name("getpid") && !p.spec().rules()[0].has_name("socket"));
+        // Once getpid is allowed, --check exits 3: what is left needs --allow socket.
+        let done = parse_profile(
+            &rules::profile::complain(&p).unwrap().profile.to_json(),
+            Path::new("x"),
+        )
+        .unwrap();
+        let rep = report(&args(&["--check", "--enforce"]), &done, "p", &o[..1]).unwrap();
+        assert_eq!(
+            rep.code, 1,
+            "the copy itself still changes (LOG -> ERRNO): {}",
+            rep.out
+        );
+        let rep = report(&args(&["--check"]), &done, "p", &o[..1]).unwrap();
+        assert_eq!(rep.code, EXIT_NEEDS_APPROVAL, "{}", rep.out);
+        // --allow socket: allowed; --allow of a call nothing denies is a typo.
+        let rep = report(
+            &args(&["--enforce", "--allow", "socket", "--format", "json"]),
+            &loaded,
+            "p",
+            &o,
+        )
+        .unwrap();
+        let p = rules::profile::Profile::from_json(&rep.out).unwrap();
+        assert!(p.spec().rules()[0].has_name("socket"));
+        assert_eq!(p.spec().rules().len(), 1, "the emptied deny entry is gone");
+        let err = report(&args(&["--allow", "getppid"]), &loaded, "p", &o).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("neither a call of the @dangerous group"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -215,7 +215,8 @@ pub struct DangerousArgs {
     /// lists it).
     #[arg(long)]
     pub allow_dangerous: bool,
-    /// Allow this `@dangerous` call when it was observed (repeat, or separate by commas).
+    /// Allow this `@dangerous` call when it was observed (repeat, or separate by commas);
+    /// `suggest` also takes a call an entry of the profile denies.
     #[arg(long = "allow", value_name = "NAME", value_delimiter = ',')]
     pub allow: Vec<String>,
 }

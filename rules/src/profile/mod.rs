@@ -7,7 +7,7 @@ mod complain;
 mod cst;
 mod k8s;
 
-pub use complain::{complain, is_denying, Complained};
+pub use complain::{complain, is_denying, uncomplain, Complained, Restored, COMPLAIN_MARKER};
 
 pub use cst::SyntaxError;
 pub use k8s::{K8sMetadata, K8sSeccompProfile, SPO_API_VERSION, SPO_KIND};
@@ -464,6 +464,64 @@ impl Profile {
         self.refresh()
     }
 
+    /// The object of the top level (`entry` None) or of syscalls entry `entry`, and its
+    /// nesting depth.
+    fn object_at(
+        &mut self,
+        entry: Option<usize>,
+    ) -> Result<(&mut cst::Object, usize), ProfileError> {
+        match entry {
+            None => self
+                .doc
+                .root
+                .as_object_mut()
+                .map(|o| (o, 0))
+                .ok_or_else(|| ProfileError::Invalid("top level is not an object".into())),
+            Some(i) => self.entry_object(i).map(|o| (o, 2)),
+        }
+    }
+
+    /// Sets member `key` of the top level (`entry` None) or of syscalls entry `entry` to the
+    /// JSON text `raw` (written as it is: one line), in place when the member exists, else
+    /// right after member `after` (at the end when there is none).
+    pub(crate) fn set_member_raw(
+        &mut self,
+        entry: Option<usize>,
+        key: &str,
+        raw: &str,
+        after: &str,
+    ) -> Result<(), ProfileError> {
+        serde_json::from_str::<Value>(raw)
+            .map_err(|e| ProfileError::Invalid(format!("{key}: {e}")))?;
+        let (indent, newline) = (self.indent.clone(), self.newline.clone());
+        let (obj, depth) = self.object_at(entry)?;
+        if let Some(node) = obj.get_mut(key) {
+            *node = Node::Scalar(raw.to_string());
+        } else {
+            let at = obj
+                .members
+                .iter()
+                .rposition(|m| m.key == after)
+                .map_or(obj.members.len(), |i| i + 1);
+            let node = Node::Scalar(raw.to_string());
+            push_member(obj, key, node, &indent, &newline, at, depth);
+        }
+        self.refresh()
+    }
+
+    /// Removes member `key` of the top level (`entry` None) or of syscalls entry `entry`;
+    /// true when there was one.
+    pub(crate) fn remove_member(
+        &mut self,
+        entry: Option<usize>,
+        key: &str,
+    ) -> Result<bool, ProfileError> {
+        let (obj, _) = self.object_at(entry)?;
+        let removed = obj.remove(key);
+        self.refresh()?;
+        Ok(removed)
+    }
+
     /// True when the profile is written on one line (as runtimes store the applied profile:
     /// compact JSON), so that a diff of it would be one long line.
     pub fn is_compact(&self) -> bool {
@@ -522,12 +580,17 @@ fn push_member(
         empty_ws: obj.empty_ws.clone(),
     };
     tmp.insert(at, Node::Scalar(String::new()), indent, newline, depth);
+    // The colon is spaced as the object's first member has it (`"a": 1` or `"a":1`).
+    let (colon_before, colon_after) = obj.members.first().map_or_else(
+        || (String::new(), " ".to_string()),
+        |m| (m.colon_before.clone(), m.colon_after.clone()),
+    );
     let member = cst::Member {
         before: String::new(),
         raw_key: Value::String(key.to_string()).to_string(),
         key: key.to_string(),
-        colon_before: String::new(),
-        colon_after: " ".to_string(),
+        colon_before,
+        colon_after,
         value,
         after: String::new(),
     };

@@ -12,7 +12,7 @@ pub use diff::unified_diff;
 pub use generate::{generate, GenerateDefault, GenerateOptions, Generated};
 pub use merge::{merge, Conflict, ConflictKind, MergeError, Merged};
 
-use crate::profile::{Profile, ProfileError, SyscallRule};
+use crate::profile::{complain, uncomplain, Profile, ProfileError, Restored, SyscallRule};
 use parsers::Action;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -131,8 +131,11 @@ pub enum FindingKind {
     /// Already allowed unconditionally: nothing to do.
     AlreadyAllowed,
     /// Observed, but an unconditional entry of this profile denies it (errno, kill, trap):
-    /// a deliberate choice, not allowed automatically.
+    /// a deliberate choice, not allowed automatically (`--allow NAME` does).
     DeniedByEntry,
+    /// Observed, denied by an unconditional entry of this profile, and named by `--allow
+    /// NAME`: removed from the denying entries and allowed.
+    AllowedFromDeniedEntry,
     /// Logged, but this profile would not log it (another profile produced the events?).
     NotExplained,
     /// Seen on an arch the profile does not cover: not used for changes.
@@ -166,7 +169,10 @@ impl FindingKind {
             FindingKind::Blocked => "blocked by the profile (not allowed automatically)",
             FindingKind::AlreadyAllowed => "already allowed",
             FindingKind::DeniedByEntry => {
-                "observed, but an entry of this profile denies it (not allowed automatically)"
+                "observed, but an entry of this profile denies it (not allowed automatically; --allow NAME does)"
+            }
+            FindingKind::AllowedFromDeniedEntry => {
+                "observed, denied by an entry of this profile: allowed (--allow NAME)"
             }
             FindingKind::NotExplained => "logged, but this profile would not log it",
             FindingKind::ArchNotCovered => "seen on an arch the profile does not cover",
@@ -187,12 +193,14 @@ pub struct Finding {
     pub evidence: Option<Evidence>,
 }
 
-/// Which `@dangerous` calls may be allowed (see [`FindingKind::Dangerous`]).
+/// Which `@dangerous` calls may be allowed (see [`FindingKind::Dangerous`]), and which calls
+/// an entry of the profile denies may be allowed all the same (see
+/// [`FindingKind::AllowedFromDeniedEntry`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DangerousPolicy {
-    /// Every one of them (`--allow-dangerous`).
+    /// Every `@dangerous` call (`--allow-dangerous`; not the ones an entry denies).
     pub all: bool,
-    /// These (`--allow NAME`).
+    /// These (`--allow NAME`): `@dangerous` calls, and calls an entry denies.
     pub names: BTreeSet<String>,
 }
 
@@ -241,6 +249,9 @@ pub struct Suggestion {
     pub profile: Profile,
     /// Sorted by kind, then syscall.
     pub findings: Vec<Finding>,
+    /// When the input was a complain copy (see [`crate::profile::complain`]): the original
+    /// it was judged as (entry indexes of the findings are the same in both).
+    pub restored: Option<Restored>,
 }
 
 impl Suggestion {
@@ -270,6 +281,7 @@ impl Suggestion {
                     FindingKind::AllowedFromLogEntry
                         | FindingKind::AllowedFromDefault
                         | FindingKind::AllowedFromDenied
+                        | FindingKind::AllowedFromDeniedEntry
                 )
             })
             .map(|f| f.syscall.as_str())
@@ -279,6 +291,13 @@ impl Suggestion {
     /// The `@dangerous` calls held back (they need `--allow-dangerous` or `--allow NAME`).
     pub fn held_back(&self) -> BTreeSet<&str> {
         self.of_kind(FindingKind::Dangerous)
+            .map(|f| f.syscall.as_str())
+            .collect()
+    }
+
+    /// The observed calls an entry of the profile denies (they need `--allow NAME`).
+    pub fn denied_by_entry(&self) -> BTreeSet<&str> {
+        self.of_kind(FindingKind::DeniedByEntry)
             .map(|f| f.syscall.as_str())
             .collect()
     }
@@ -313,8 +332,35 @@ pub(crate) fn allow_target(rules: &[SyscallRule]) -> Option<usize> {
 
 /// Suggests changes to `profile` from `observations` (see [`FindingKind`] for what each
 /// observation leads to). Only unconditional `SCMP_ACT_LOG` entries and the unconditional
-/// allow entry are edited; everything else is kept byte for byte.
+/// allow entry are edited (and, with `--allow NAME`, the denying entries naming NAME);
+/// everything else is kept byte for byte.
+///
+/// A complain copy (made by [`crate::profile::complain`], which records what it changed) is
+/// judged as its original: a call an entry of the original denied is reported, not allowed;
+/// with `enforce` the result is the original with what the evidence needs allowed (its
+/// default action and `errnoRet`s back); without, it is that result's complain copy again.
 pub fn suggest(
+    profile: &Profile,
+    observations: &[Observation],
+    opts: &SuggestOptions,
+) -> Result<Suggestion, ProfileError> {
+    let Some(restored) = uncomplain(profile)? else {
+        return suggest_plain(profile, observations, opts);
+    };
+    let mut s = suggest_plain(&restored.profile, observations, opts)?;
+    if !opts.enforce {
+        s.profile = complain(&s.profile)?.profile;
+    }
+    s.original = if profile.is_compact() {
+        profile.pretty()
+    } else {
+        profile.clone()
+    };
+    s.restored = Some(restored);
+    Ok(s)
+}
+
+fn suggest_plain(
     profile: &Profile,
     observations: &[Observation],
     opts: &SuggestOptions,
@@ -369,6 +415,8 @@ pub fn suggest(
     };
     let mut to_allow: BTreeSet<String> = BTreeSet::new();
     let mut from_log: BTreeSet<String> = BTreeSet::new();
+    // Names to take out of denying entries (`--allow NAME`), per entry.
+    let mut from_denied: BTreeMap<usize, BTreeSet<String>> = BTreeMap::new();
     let holds_back = |name: &str| opts.dangerous.holds_back(name);
 
     for (&name, obs) in &by_name {
@@ -440,6 +488,12 @@ pub fn suggest(
             finding(FindingKind::Conditional, name, conditional, Some(ev));
         } else if !allowed.is_empty() {
             finding(FindingKind::AlreadyAllowed, name, allowed, Some(ev));
+        } else if !denied.is_empty() && opts.dangerous.names.contains(name) {
+            to_allow.insert(name.to_string());
+            for &i in &denied {
+                from_denied.entry(i).or_default().insert(name.to_string());
+            }
+            finding(FindingKind::AllowedFromDeniedEntry, name, denied, Some(ev));
         } else if !denied.is_empty() {
             finding(FindingKind::DeniedByEntry, name, denied, Some(ev));
         } else if !named.is_empty() {
@@ -516,12 +570,18 @@ pub fn suggest(
     if opts.tighten {
         strip.extend(unused.into_keys());
     }
-    let mut removed: Vec<usize> = Vec::new();
-    for &i in log_entries.iter().rev() {
-        if !rules[i].all_names().any(|n| strip.contains(n)) {
-            continue;
+    let mut strip_at: BTreeMap<usize, &BTreeSet<String>> = BTreeMap::new();
+    for &i in &log_entries {
+        if rules[i].all_names().any(|n| strip.contains(n)) {
+            strip_at.insert(i, &strip);
         }
-        if out.remove_names(i, &strip)? == 0 {
+    }
+    for (&i, names) in &from_denied {
+        strip_at.insert(i, names);
+    }
+    let mut removed: Vec<usize> = Vec::new();
+    for (&i, names) in strip_at.iter().rev() {
+        if out.remove_names(i, names)? == 0 {
             out.remove_entry(i)?;
             removed.push(i);
         }
@@ -549,6 +609,7 @@ pub fn suggest(
         original: base,
         profile: out,
         findings,
+        restored: None,
     })
 }
 

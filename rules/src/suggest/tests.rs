@@ -353,9 +353,17 @@ fn enforce_turns_a_log_default_into_errno() {
     };
     let s = suggest(&complained, &observations, &opts).unwrap();
     assert_eq!(s.profile.spec().default_action, "SCMP_ACT_ERRNO");
-    // futex is one of the log-delta's LOG entries.
+    // The complain copy is judged as its original (default ERRNO); futex is one of the
+    // log-delta's LOG entries.
     let from_default: Vec<&str> = RUNC_INIT.into_iter().filter(|c| *c != "futex").collect();
-    assert_eq!(kinds(&s, FindingKind::AllowedFromDefault), from_default);
+    assert_eq!(kinds(&s, FindingKind::AllowedFromDenied), from_default);
+    assert!(s.restored.is_some());
+    // A LOG-default profile (no complain copy): the calls came through its default.
+    let log_default = p(&LOG_DELTA.replacen("SCMP_ACT_ERRNO", "SCMP_ACT_LOG", 1));
+    let s2 = suggest(&log_default, &observations, &opts).unwrap();
+    assert_eq!(kinds(&s2, FindingKind::AllowedFromDefault), from_default);
+    assert_eq!(s2.profile.spec().default_action, "SCMP_ACT_ERRNO");
+    assert!(s2.restored.is_none());
     assert_eq!(
         kinds(&s, FindingKind::AllowedFromLogEntry),
         ["connect", "futex"]
@@ -384,6 +392,117 @@ fn enforce_turns_a_log_default_into_errno() {
     let s = suggest(&allow, &observations, &opts).unwrap();
     assert_eq!(s.profile.spec().default_action, "SCMP_ACT_ALLOW");
     assert!(!s.changed());
+}
+
+/// The article's log-delta profile with an explicit deny entry (socket, connect: ERRNO
+/// with errnoRet 97), a second one never observed (reboot: KILL_PROCESS) and an explicit
+/// defaultErrnoRet.
+fn with_explicit_denies() -> Profile {
+    let text = LOG_DELTA
+        .replacen(
+            "\"defaultAction\": \"SCMP_ACT_ERRNO\",",
+            "\"defaultAction\": \"SCMP_ACT_ERRNO\",\n  \"defaultErrnoRet\": 1,",
+            1,
+        )
+        .replacen("        \"readlink\",\n        \"socket\"\n", "        \"readlink\"\n", 1)
+        .replacen("        \"connect\",\n", "", 1)
+        .replacen(
+            "\"syscalls\": [",
+            "\"syscalls\": [\n    {\"names\": [\"socket\", \"connect\"], \"action\": \"SCMP_ACT_ERRNO\", \"errnoRet\": 97},\n    {\"names\": [\"reboot\"], \"action\": \"SCMP_ACT_KILL_PROCESS\"},",
+            1,
+        );
+    let prof = p(&text);
+    let r = prof.spec().rules();
+    assert_eq!(r.len(), 4, "{text}");
+    assert!(r[0].has_name("socket") && r[0].errno_ret == Some(97));
+    assert!(!r[3].has_name("socket") && !r[3].has_name("connect") && r[3].has_name("futex"));
+    prof
+}
+
+#[test]
+fn a_complain_copy_is_judged_as_its_original() {
+    let original = with_explicit_denies();
+    let copy = crate::profile::complain(&original).unwrap().profile;
+    // Under the copy everything ran and was logged: socket and connect too.
+    let mut observations: Vec<Observation> = RUNC_INIT.iter().map(|c| log64(c)).collect();
+    observations.extend(["socket", "connect", "futex", "read"].map(log64));
+    let enforce = SuggestOptions {
+        enforce: true,
+        ..SuggestOptions::default()
+    };
+    for applied in [copy.clone(), p(&copy.to_value().to_string())] {
+        let s = suggest(&applied, &observations, &enforce).unwrap();
+        // The calls an entry of the original denies are reported, not allowed.
+        assert_eq!(kinds(&s, FindingKind::DeniedByEntry), ["connect", "socket"]);
+        assert_eq!(s.denied_by_entry(), ["connect", "socket"].into());
+        let allowed = allow_set(&s.profile);
+        assert!(!allowed.contains("socket") && !allowed.contains("connect"));
+        for c in RUNC_INIT {
+            assert!(allowed.contains(c), "{c}");
+        }
+        // The original's default and errnoRets are back; no marker is left.
+        let spec = s.profile.spec();
+        assert_eq!(spec.default_action, "SCMP_ACT_ERRNO");
+        assert_eq!(spec.default_errno_ret, Some(1));
+        assert!(spec.extra.is_empty());
+        let r = spec.rules();
+        assert_eq!(r[0].action, "SCMP_ACT_ERRNO");
+        assert_eq!(r[0].errno_ret, Some(97));
+        assert!(r[0].has_name("socket") && r[0].has_name("connect"));
+        assert_eq!(r[1].action, "SCMP_ACT_KILL_PROCESS");
+        assert!(r
+            .iter()
+            .all(|r| r.action != "SCMP_ACT_LOG" && r.extra.is_empty()));
+        // The diff is against the applied copy: LOG -> ERRNO.
+        assert_eq!(s.original.spec().default_action, "SCMP_ACT_LOG");
+        assert!(s.restored.is_some());
+    }
+    // Against the original itself: the same profile.
+    let direct = suggest(&original, &observations, &enforce).unwrap();
+    let via_copy = suggest(&copy, &observations, &enforce).unwrap();
+    assert_eq!(direct.profile.to_json(), via_copy.profile.to_json());
+
+    // --allow socket: taken out of the denying entry and allowed; connect stays denied.
+    let allow_socket = SuggestOptions {
+        enforce: true,
+        dangerous: DangerousPolicy {
+            all: false,
+            names: ["socket".to_string()].into(),
+        },
+        ..SuggestOptions::default()
+    };
+    let s = suggest(&copy, &observations, &allow_socket).unwrap();
+    assert_eq!(kinds(&s, FindingKind::AllowedFromDeniedEntry), ["socket"]);
+    assert_eq!(kinds(&s, FindingKind::DeniedByEntry), ["connect"]);
+    assert!(allow_set(&s.profile).contains("socket"));
+    let r = s.profile.spec().rules();
+    assert!(r[0].has_name("connect") && !r[0].has_name("socket"));
+    assert_eq!(r[0].errno_ret, Some(97));
+    // --allow-dangerous is not a word about explicit denies.
+    let all = SuggestOptions {
+        enforce: true,
+        dangerous: DangerousPolicy {
+            all: true,
+            names: BTreeSet::new(),
+        },
+        ..SuggestOptions::default()
+    };
+    let s = suggest(&copy, &observations, &all).unwrap();
+    assert_eq!(kinds(&s, FindingKind::DeniedByEntry), ["connect", "socket"]);
+
+    // Without --enforce: the result stays a complain copy (observe on), of the new original.
+    let s = suggest(&copy, &observations, &SuggestOptions::default()).unwrap();
+    assert_eq!(s.profile.spec().default_action, "SCMP_ACT_LOG");
+    assert_eq!(
+        crate::profile::complain(&s.profile).unwrap().profile,
+        s.profile
+    );
+    let back = crate::profile::uncomplain(&s.profile)
+        .unwrap()
+        .unwrap()
+        .profile;
+    let plain = suggest(&original, &observations, &SuggestOptions::default()).unwrap();
+    assert_eq!(back.to_json(), plain.profile.to_json());
 }
 
 #[test]
