@@ -160,21 +160,28 @@ pub async fn disable(path: &Path) -> Result<bool, sqlx::Error> {
 /// cursor, and the age of the oldest of them): on a connection of its own, so that the
 /// lag is measured while the replicator waits for PostgreSQL.
 pub async fn lag(conn: &mut SqliteConnection) -> Result<Lag, sqlx::Error> {
-    let r = sqlx::query(
-        "SELECT (SELECT seq FROM sqlite_sequence WHERE name = 'fleet_log'),          (SELECT value FROM fleet_state WHERE key = 'seq')",
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    let top: Option<i64> = r.try_get(0)?;
-    let cur = r.try_get::<Option<i64>, _>(1)?.unwrap_or(0);
-    let events = top.map_or(0, |t| (t - cur).max(0) as u64);
-    let oldest: Option<i64> =
-        sqlx::query_scalar("SELECT at FROM fleet_log WHERE seq > ? ORDER BY seq LIMIT 1")
-            .bind(cur)
-            .fetch_optional(&mut *conn)
-            .await?;
-    let seconds = oldest.map_or(0.0, |at| ((super::now_ms() - at).max(0) as f64) / 1000.0);
-    Ok(Lag { events, seconds })
+    let cur: i64 = sqlx::query_scalar("SELECT value FROM fleet_state WHERE key = 'seq'")
+        .fetch_optional(&mut *conn)
+        .await?
+        .unwrap_or(0);
+    // Log rows after the cursor (seq is contiguous: one writer, AUTOINCREMENT), without
+    // counting them one by one.
+    let r = sqlx::query("SELECT min(seq), max(seq) FROM fleet_log WHERE seq > ?")
+        .bind(cur)
+        .fetch_one(&mut *conn)
+        .await?;
+    let (lo, hi): (Option<i64>, Option<i64>) = (r.try_get(0)?, r.try_get(1)?);
+    let (Some(lo), Some(hi)) = (lo, hi) else {
+        return Ok(Lag::default());
+    };
+    let at: i64 = sqlx::query_scalar("SELECT at FROM fleet_log WHERE seq = ?")
+        .bind(lo)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(Lag {
+        events: (hi - lo + 1).max(0) as u64,
+        seconds: ((super::now_ms() - at).max(0) as f64) / 1000.0,
+    })
 }
 
 /// A read-only connection for [`lag`].
@@ -563,4 +570,127 @@ fn agg_row(r: &sqlx::sqlite::SqliteRow) -> Result<AggRow, sqlx::Error> {
         first_seen: r.try_get(5)?,
         last_seen: r.try_get(6)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::{Item, SourceKind, StoreBatch};
+    use crate::store::{SqliteStore, Store, StoreWriter};
+
+    fn ev(serial: u64, t: i64) -> parsers::Event {
+        parsers::Event {
+            time_ms: t,
+            serial: Some(serial),
+            node: None,
+            audit_arch: 0xc000_003e,
+            syscall_nr: 101,
+            code: 0x7ffc_0000,
+            pid: 42,
+            uid: Some(0),
+            gid: Some(0),
+            auid: None,
+            ses: None,
+            comm: Some("a".into()),
+            exe: Some("/bin/a".into()),
+            subj: None,
+            sig: Some(0),
+            compat: false,
+            ip: None,
+            synthetic_key: None,
+        }
+    }
+
+    fn batch(events: Vec<parsers::Event>) -> StoreBatch {
+        StoreBatch {
+            items: events
+                .into_iter()
+                .map(|event| Item {
+                    attribution: parsers::Attribution::unattributed(event.exe.as_deref()),
+                    event,
+                    source: SourceKind::Ingest,
+                })
+                .collect(),
+            source: Some(SourceKind::Ingest),
+            ..StoreBatch::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn the_log_holds_exactly_the_unshipped_events_and_retention_keeps_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let s = SqliteStore::open(&path).await.unwrap();
+        let now = super::super::now_ms();
+        let day = 86_400_000;
+        let old: Vec<_> = (0..500).map(|i| ev(i, now - 40 * day + i as i64)).collect();
+        let new: Vec<_> = (0..10)
+            .map(|i| ev(10_000 + i, now - 1000 + i as i64))
+            .collect();
+        let mut w = s.open_writer().await.unwrap();
+        w.write(&[batch(old), batch(new)]).await.unwrap();
+
+        // Turning replication on queues every stored event (the backfill) ...
+        let mut l = Local::open(&path).await.unwrap();
+        assert_eq!(l.enable("pg-a node=n").await.unwrap(), 510);
+        assert_eq!(l.enable("pg-a node=n").await.unwrap(), 0, "once");
+        let mut rc = open_read_only(&path).await.unwrap();
+        assert_eq!(lag(&mut rc).await.unwrap().events, 510);
+        // ... and retention deletes none of them while they are not shipped.
+        assert_eq!(
+            w.delete_older_than(now - 30 * day, 50_000).await.unwrap(),
+            0
+        );
+
+        let b = l.read_batch(300).await.unwrap();
+        assert_eq!(b.events.len(), 300);
+        assert!(b.events.windows(2).all(|e| e[0].time_ms <= e[1].time_ms));
+        assert!(!b.strings.is_empty() && !b.kinds.is_empty() && !b.actors.is_empty());
+        assert_eq!(
+            b.aggregates.iter().map(|a| a.count).sum::<i64>(),
+            510,
+            "all at first"
+        );
+        // Not committed: the same batch again.
+        let again = l.read_batch(300).await.unwrap();
+        assert_eq!(again.events, b.events);
+        l.commit(&b).await.unwrap();
+        assert_eq!(lag(&mut rc).await.unwrap().events, 210);
+        // The 300 shipped old events may go now; the 200 unshipped old ones stay.
+        assert_eq!(
+            w.delete_older_than(now - 30 * day, 50_000).await.unwrap(),
+            300
+        );
+
+        // New writes are logged by the trigger; the next batch has only what is new.
+        w.write(&[batch(
+            (0..5).map(|i| ev(20_000 + i, now + i as i64)).collect(),
+        )])
+        .await
+        .unwrap();
+        assert_eq!(lag(&mut rc).await.unwrap().events, 215);
+        let b2 = l.read_batch(1000).await.unwrap();
+        assert_eq!(b2.events.len(), 215);
+        assert!(b2.strings.is_empty(), "dictionaries already shipped");
+        assert_eq!(b2.aggregates.len(), 1, "only the touched aggregate");
+        assert_eq!(b2.aggregates[0].count, 515);
+        l.commit(&b2).await.unwrap();
+        assert_eq!(lag(&mut rc).await.unwrap().events, 0);
+        assert!(l.read_batch(1000).await.unwrap().is_idle());
+
+        // Another fleet database: everything stored is queued again.
+        assert_eq!(l.enable("pg-b node=n").await.unwrap(), 215);
+        // Replication off: the trigger and the log are gone.
+        l.close().await;
+        assert!(disable(&path).await.unwrap());
+        w.write(&[batch(vec![ev(30_000, now + 50)])]).await.unwrap();
+        assert_eq!(lag(&mut rc).await.unwrap().events, 0);
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM fleet_log")
+            .fetch_one(&mut rc)
+            .await
+            .unwrap();
+        assert_eq!(n, 0);
+        w.close().await.unwrap();
+        s.close().await;
+    }
 }

@@ -7,13 +7,15 @@
 //! probe (a child process makes one SECCOMP_RET_LOG'd call and the record must arrive on
 //! the audit multicast socket); auditd and its `log_format`; the audit backlog limit and
 //! lost count (AUDIT_GET); which sources would run; the database path; the container
-//! runtimes' state directories; the sandbox profile; the HTTP settings; and the service as
+//! runtimes' state directories; the sandbox profile; the HTTP settings; the fleet database
+//! (connection, schema, replication lag); and the service as
 //! its unit runs it (its user and capabilities, what a missing one costs, what that user
 //! can read).
 
 mod auditd;
 #[cfg(test)]
 mod example_tests;
+mod fleet;
 mod kernel;
 mod probe;
 mod report;
@@ -87,6 +89,7 @@ pub fn diagnose(args: &Args) -> Report {
     check_runtimes(&mut r, &cfg);
     check_sandbox(&mut r, &cfg);
     check_http(&mut r, &cfg);
+    fleet::check_fleet(&mut r, &cfg);
     service::check_service(&mut r, &cfg, args.unit.as_deref());
     r
 }
