@@ -133,6 +133,7 @@ fn arb_observation() -> impl Strategy<Value = Observation> {
             action,
             count,
             containers: 1,
+            nodes: vec![],
             first_seen: 0,
             last_seen: 1,
             sample_comm: "runc:[2:INIT]".into(),

@@ -32,8 +32,9 @@ pub struct Sample {
 /// One alert: everything the payload needs. Stored as JSON in the outbox.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Alert {
-    /// Deterministic: the same rule, workload, syscall, action, node and window give the
-    /// same id (the idempotency key of every delivery).
+    /// Deterministic: the same rule, workload, syscall, action and window give the same id
+    /// on every node (the idempotency key of every delivery, and one ticket per fleet);
+    /// the overflow summary's id also holds the node (its limit is per node).
     pub id: String,
     pub rule: String,
     #[serde(default)]

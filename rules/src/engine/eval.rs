@@ -12,9 +12,10 @@
 //!
 //! Output is pulled with [`Engine::drain`] once per batch: every alert changed since the
 //! last drain (a snapshot plus the count added since), the novelty state to persist, and
-//! counters for the metrics. Alert ids are deterministic (node, rule, workload, syscall,
-//! action, window start), so an alert re-opened after a restart or a late event gets the
-//! same id and the store adds the delta to it.
+//! counters for the metrics. Alert ids are deterministic (rule, workload, syscall, action,
+//! window start; the node only for the per-node overflow summary), so an alert re-opened
+//! after a restart or a late event gets the same id and the store adds the delta to it,
+//! and the replicas of one workload on several nodes raise the same id (one ticket).
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -644,14 +645,9 @@ impl Engine {
         let action_name = action.to_string();
         let start = win.saturating_mul(self.opts.window_ms);
         Alert {
-            id: alert_id(
-                node.as_deref(),
-                rule,
-                inp.workload,
-                &syscall,
-                &action_name,
-                start,
-            ),
+            // Without the node: the same (rule, workload, syscall, action, window) has the
+            // same id on every node, so a SOC upserting by id opens one ticket per fleet.
+            id: alert_id(None, rule, inp.workload, &syscall, &action_name, start),
             rule: rule.to_string(),
             rule_description: description,
             severity,

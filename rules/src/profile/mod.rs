@@ -436,6 +436,43 @@ impl Profile {
         self.refresh()
     }
 
+    /// Appends `arches` (those not listed yet) to the top-level `architectures` list; a
+    /// profile without that list is left as it is (it filters the native arch of every
+    /// node it runs on). Returns how many were added.
+    pub fn append_architectures(&mut self, arches: &[String]) -> Result<usize, ProfileError> {
+        let (indent, newline) = (self.indent.clone(), self.newline.clone());
+        let listed = self.spec.architectures.clone().unwrap_or_default();
+        let new: Vec<&String> = arches
+            .iter()
+            .enumerate()
+            .filter(|(i, a)| !listed.contains(a) && !arches[..*i].contains(a))
+            .map(|(_, a)| a)
+            .collect();
+        if new.is_empty() {
+            return Ok(0);
+        }
+        let root = self
+            .doc
+            .root
+            .as_object_mut()
+            .ok_or_else(|| ProfileError::Invalid("top level is not an object".into()))?;
+        let Some(arr) = root.get_mut("architectures").and_then(Node::as_array_mut) else {
+            return Ok(0);
+        };
+        for a in &new {
+            let at = arr.items.len();
+            arr.insert(
+                at,
+                Node::Scalar(Value::String((*a).clone()).to_string()),
+                &indent,
+                &newline,
+                1,
+            );
+        }
+        self.refresh()?;
+        Ok(new.len())
+    }
+
     /// Sets `defaultAction` to `action` and removes `defaultErrnoRet` (it belongs to the old
     /// action; an ERRNO default without it returns EPERM).
     pub fn set_default_action(&mut self, action: &str) -> Result<(), ProfileError> {

@@ -5,6 +5,7 @@
 
 mod arch;
 mod diff;
+pub mod fleet;
 mod generate;
 mod merge;
 
@@ -31,6 +32,9 @@ pub struct Observation {
     pub count: u64,
     /// How many distinct containers made the call.
     pub containers: u64,
+    /// The nodes that saw the call, sorted, without repeats (`""`: events without a node
+    /// name); see [`fleet`].
+    pub nodes: Vec<String>,
     /// Unix time in milliseconds.
     pub first_seen: i64,
     pub last_seen: i64,
@@ -44,6 +48,8 @@ pub struct Evidence {
     pub count: u64,
     /// The largest per-observation container count (observations may share containers).
     pub containers: u64,
+    /// The distinct nodes over the observations (exact: the union of their node lists).
+    pub nodes: u64,
     pub first_seen: i64,
     pub last_seen: i64,
     /// The arches it was seen on, sorted.
@@ -62,10 +68,13 @@ impl Evidence {
     pub fn of<'a>(obs: impl IntoIterator<Item = &'a Observation>) -> Option<Evidence> {
         let mut ev: Option<Evidence> = None;
         let mut best = 0u64;
+        let mut nodes: BTreeSet<&str> = BTreeSet::new();
         for o in obs {
+            nodes.extend(o.nodes.iter().map(String::as_str));
             let e = ev.get_or_insert_with(|| Evidence {
                 count: 0,
                 containers: 0,
+                nodes: 0,
                 first_seen: o.first_seen,
                 last_seen: o.last_seen,
                 arches: Vec::new(),
@@ -95,6 +104,7 @@ impl Evidence {
         if let Some(e) = ev.as_mut() {
             e.arches.sort();
             e.actions.sort();
+            e.nodes = nodes.len() as u64;
         }
         ev
     }
@@ -140,6 +150,11 @@ pub enum FindingKind {
     NotExplained,
     /// Seen on an arch the profile does not cover: not used for changes.
     ArchNotCovered,
+    /// The native arch of a node the evidence came from (e.g. an aarch64 node beside
+    /// x86_64 ones), missing from the profile's `architectures`: its family is added, so
+    /// that the profile says what it filters on every node (the kernel filters the
+    /// native arch whatever the list says).
+    ArchAdded,
     /// Seen only as a compat call (e.g. `SCMP_ARCH_X86` on an x86_64 kernel).
     CompatOnly,
     /// Seen only by number (no libseccomp name on its arch): cannot be written.
@@ -176,6 +191,9 @@ impl FindingKind {
             }
             FindingKind::NotExplained => "logged, but this profile would not log it",
             FindingKind::ArchNotCovered => "seen on an arch the profile does not cover",
+            FindingKind::ArchAdded => {
+                "native arch of a node the evidence came from: added to architectures"
+            }
             FindingKind::CompatOnly => "seen only as a compat (32-bit) call",
             FindingKind::UnknownSyscall => "seen only by number (unknown name), not written",
             FindingKind::BelowMinCount => "seen fewer times than the minimum count, ignored",
@@ -228,6 +246,12 @@ pub struct SuggestOptions {
     pub enforce: bool,
     /// Which `@dangerous` calls may be allowed.
     pub dangerous: DangerousPolicy,
+    /// The native arches of the nodes the evidence came from (see
+    /// [`fleet::Fleet::native_arches`]): a profile filters its node's native arch whatever
+    /// its `architectures` say, so calls on these arches count as covered, and a missing
+    /// one is added to an explicit `architectures` list ([`FindingKind::ArchAdded`]).
+    /// Empty: only what the profile lists counts.
+    pub node_arches: BTreeSet<String>,
 }
 
 impl Default for SuggestOptions {
@@ -237,6 +261,7 @@ impl Default for SuggestOptions {
             tighten: false,
             enforce: false,
             dangerous: DangerousPolicy::default(),
+            node_arches: BTreeSet::new(),
         }
     }
 }
@@ -375,9 +400,27 @@ fn suggest_plain(
             // No architectures: libseccomp filters the native arch only.
             !o.compat
         } else {
-            covered.contains(&o.arch)
+            covered.contains(&o.arch) || (!o.compat && opts.node_arches.contains(&o.arch))
         }
     };
+    // Native arches of the evidence's nodes that an explicit `architectures` list lacks:
+    // their families are added (native first, Docker's order).
+    let mut arches_to_add: Vec<String> = Vec::new();
+    if spec.architectures.as_ref().is_some_and(|a| !a.is_empty()) {
+        let mut natives: Vec<&String> = opts
+            .node_arches
+            .iter()
+            .filter(|a| !covered.contains(a))
+            .collect();
+        natives.sort_by_key(|a| (arch::order(a), a.as_str()));
+        for n in natives {
+            for a in arch::family(n) {
+                if !covered.contains(&a) && !arches_to_add.contains(&a) {
+                    arches_to_add.push(a);
+                }
+            }
+        }
+    }
 
     let mut by_name: BTreeMap<&str, Vec<&Observation>> = BTreeMap::new();
     for o in observations {
@@ -602,6 +645,12 @@ fn suggest_plain(
 
     if opts.enforce && default_action == Some(Action::Log) {
         out.set_default_action("SCMP_ACT_ERRNO")?;
+    }
+    if out.append_architectures(&arches_to_add)? > 0 {
+        for a in &arches_to_add {
+            let ev = Evidence::of(observations.iter().filter(|o| &o.arch == a && !o.compat));
+            finding(FindingKind::ArchAdded, a, vec![], ev);
+        }
     }
 
     findings.sort_by(|a, b| (a.kind, &a.syscall).cmp(&(b.kind, &b.syscall)));

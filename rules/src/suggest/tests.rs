@@ -28,6 +28,7 @@ fn obs(arch: &str, syscall: &str, compat: bool, action: Action, count: u64) -> O
         action,
         count,
         containers: 1,
+        nodes: vec![],
         first_seen: 1_700_000_000_000,
         last_seen: 1_700_000_060_000,
         sample_comm: "ls".to_string(),

@@ -437,7 +437,7 @@ fn old_windows_are_forgotten() {
     assert_eq!(d.alerts[0].alert.window_start_ms, 5_000);
     assert_eq!(
         d.alerts[0].alert.id,
-        alert_id(Some("n1"), "a", "w", "read", "SCMP_ACT_LOG", 5_000)
+        alert_id(None, "a", "w", "read", "SCMP_ACT_LOG", 5_000)
     );
 }
 
