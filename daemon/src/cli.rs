@@ -21,7 +21,7 @@ pub enum Command {
     Ingest(cmd::ingest::Args),
     /// Show stored events (table, or JSON Lines with --json).
     Events(cmd::events::EventsArgs),
-    /// Summarise stored events by workload, syscall or action.
+    /// Summarise stored events by workload, syscall, action or node.
     Summary(cmd::summary::SummaryArgs),
     /// Check that this host and configuration can work; one line per check, with the fix.
     Doctor(cmd::doctor::Args),
@@ -34,6 +34,9 @@ pub enum Command {
     /// Run the daemon: read SECCOMP records from the kernel (netlink, audit.log, kmsg) and
     /// store them.
     Run(cmd::run::Args),
+    /// Serve the HTTP API and /metrics over a database (the fleet's PostgreSQL), without
+    /// reading any source.
+    Serve(cmd::serve::Args),
     /// Suggest profile changes from the stored evidence of a workload, container or pod.
     Suggest(cmd::suggest::Args),
     /// Alert rules: show the rules in force, check a rules file, test rules on events.
@@ -64,6 +67,7 @@ pub fn main() {
         Command::Completions(a) => cmd::completions::completions(a, Cli::command()),
         Command::Man(a) => cmd::completions::man(a, Cli::command()),
         Command::Run(a) => cmd::run::main(a),
+        Command::Serve(a) => cmd::serve::main(a),
         Command::Suggest(a) => cmd::suggest::run(a),
         Command::Generate(a) => cmd::generate::run(a),
         Command::Rules(a) => cmd::rules::run_rules(a),

@@ -298,10 +298,18 @@ fn access_w(p: &Path) -> std::io::Result<()> {
 }
 
 /// Shared state of the handlers.
+/// More `/metrics` text after the process's own registry (`serve`: figures of the fleet
+/// database, read at each scrape).
+pub trait ExtraMetrics: Send + Sync + 'static {
+    /// Prometheus text format, complete lines.
+    fn render(&self) -> Pin<Box<dyn Future<Output = String> + Send + '_>>;
+}
+
 #[derive(Clone)]
 pub struct HttpState {
     readiness: Arc<Readiness>,
     backend: Option<Arc<dyn ApiBackend>>,
+    extra: Option<Arc<dyn ExtraMetrics>>,
 }
 
 impl HttpState {
@@ -309,7 +317,14 @@ impl HttpState {
         HttpState {
             readiness,
             backend: None,
+            extra: None,
         }
+    }
+
+    /// Appends `extra` to every `/metrics` answer.
+    pub fn with_extra_metrics(mut self, extra: Arc<dyn ExtraMetrics>) -> HttpState {
+        self.extra = Some(extra);
+        self
     }
 
     /// Serves the data endpoints from `backend`.
@@ -464,8 +479,11 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-async fn metrics_handler() -> Response {
-    let body = metrics().render();
+async fn metrics_handler(State(st): State<HttpState>) -> Response {
+    let mut body = metrics().render();
+    if let Some(extra) = &st.extra {
+        body.push_str(&extra.render().await);
+    }
     (
         [(
             header::CONTENT_TYPE,
@@ -611,13 +629,14 @@ async fn alerts(
     Ok(Json(backend(&st)?.alerts(q).await?))
 }
 
-/// The data endpoints over the SQLite store: events and summaries through the [`Store`]
-/// trait, alerts through the alerts tables (`alerts::db::list_query`). Reads only.
+/// The data endpoints over a store (a node's SQLite file, or the fleet's PostgreSQL for
+/// `serve`): events and summaries through the [`Store`] trait, alerts through the alerts
+/// tables (`alerts::db::list_query`; the fleet's grouped by id). Reads only.
 ///
 /// [`Store`]: crate::store::Store
 #[derive(Clone)]
 pub struct StoreApi {
-    store: crate::store::SqliteStore,
+    store: crate::store::AnyStore,
 }
 
 /// Rows per group in `/api/v1/summary`.
@@ -625,6 +644,13 @@ pub const SUMMARY_TOP: usize = 20;
 
 impl StoreApi {
     pub fn new(store: crate::store::SqliteStore) -> StoreApi {
+        StoreApi {
+            store: crate::store::AnyStore::Sqlite(store),
+        }
+    }
+
+    /// Over either backend.
+    pub fn over(store: crate::store::AnyStore) -> StoreApi {
         StoreApi { store }
     }
 }
@@ -642,19 +668,7 @@ fn summary_row(by: crate::store::SummaryBy, r: &crate::store::SummaryRow) -> Val
             m.insert("syscalls".into(), json!(r.syscalls));
         }
         SummaryBy::Syscall => {
-            let e = crate::store::Observation {
-                audit_arch: r.arch.unwrap_or(0),
-                syscall_nr: r.syscall_nr.unwrap_or(-1),
-                compat: false,
-                action: parsers::Action::Log,
-                count: 0,
-                containers: 0,
-                first_ms: 0,
-                last_ms: 0,
-                sample_comm: None,
-                sample_exe: None,
-            }
-            .as_event();
+            let e = crate::store::call_event(r.arch.unwrap_or(0), r.syscall_nr.unwrap_or(-1));
             m.insert("arch".into(), json!(e.arch_name()));
             m.insert("syscall".into(), json!(e.syscall()));
             m.insert("syscall_nr".into(), json!(e.syscall_nr));
@@ -662,6 +676,11 @@ fn summary_row(by: crate::store::SummaryBy, r: &crate::store::SummaryRow) -> Val
         }
         SummaryBy::Action => {
             m.insert("action".into(), json!(r.action.map(|a| a.to_string())));
+            m.insert("workloads".into(), json!(r.workloads));
+            m.insert("syscalls".into(), json!(r.syscalls));
+        }
+        SummaryBy::Node => {
+            m.insert("node".into(), json!(r.node));
             m.insert("workloads".into(), json!(r.workloads));
             m.insert("syscalls".into(), json!(r.syscalls));
         }
@@ -686,11 +705,17 @@ impl ApiBackend for StoreApi {
             let mut out = serde_json::Map::new();
             out.insert("events".into(), json!(stats.events));
             out.insert("db_bytes".into(), json!(stats.db_bytes));
-            for (key, by) in [
+            let mut groups = vec![
                 ("by_action", SummaryBy::Action),
                 ("top_workloads", SummaryBy::Workload),
                 ("top_syscalls", SummaryBy::Syscall),
-            ] {
+            ];
+            // The fleet's nodes come from its aggregates (cheap); a node's own file would
+            // scan its raw events, so it has no `by_node`.
+            if self.store.as_postgres().is_some() {
+                groups.push(("by_node", SummaryBy::Node));
+            }
+            for (key, by) in groups {
                 let rows = self.store.summary(by).await.map_err(store_error)?;
                 let rows: Vec<Value> = rows
                     .iter()
@@ -750,15 +775,25 @@ impl ApiBackend for StoreApi {
 
     fn alerts(&self, q: AlertQuery) -> ApiFuture<'_, Value> {
         Box::pin(async move {
+            let now = now_ms();
+            let pool = match &self.store {
+                crate::store::AnyStore::Sqlite(s) => s.pool(),
+                crate::store::AnyStore::Postgres(p) => {
+                    let rows =
+                        crate::store::postgres::fleet_alerts(p, q.since_ms, q.limit as usize)
+                            .await
+                            .map_err(store_error)?;
+                    return Ok(Value::Array(rows.iter().map(|r| r.to_json(now)).collect()));
+                }
+            };
             let lq = crate::alerts::db::ListQuery {
                 status: None,
                 since_ms: q.since_ms,
                 limit: q.limit as usize,
             };
-            let rows = crate::alerts::db::list_query(self.store.pool(), &lq)
+            let rows = crate::alerts::db::list_query(pool, &lq)
                 .await
                 .map_err(store_error)?;
-            let now = now_ms();
             Ok(Value::Array(rows.iter().map(|r| r.to_json(now)).collect()))
         })
     }

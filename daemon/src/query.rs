@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value};
 
 use crate::config::Config;
 use crate::pipeline::Item;
+use crate::store::{AnyStore, DbTarget};
 
 /// The database path: `--db`, else the configuration's (`/etc/seccomp-watch/config.toml`
 /// when it exists), else the default.
@@ -19,6 +20,24 @@ pub fn db_path(db: Option<&Path>) -> anyhow::Result<PathBuf> {
         Some(p) => Ok(p.to_path_buf()),
         None => Ok(Config::load(None)?.db),
     }
+}
+
+/// Where a read command reads: `--db` (a file, or a `postgres://` URL: the fleet
+/// database), else the configuration's (`/etc/seccomp-watch/config.toml` when it exists)
+/// `db`, else the default file.
+pub fn db_target(db: Option<&Path>) -> anyhow::Result<DbTarget> {
+    match db {
+        Some(p) => Ok(DbTarget::from_arg(p)?),
+        None => Ok(DbTarget::Sqlite(Config::load(None)?.db)),
+    }
+}
+
+/// Opens the store of [`db_target`] for reading.
+pub async fn open_read(db: Option<&Path>) -> anyhow::Result<AnyStore> {
+    let target = db_target(db)?;
+    AnyStore::open_existing(&target)
+        .await
+        .with_context(|| format!("cannot open {}", escape(&target.shown())))
 }
 
 /// Parses `--since`/`--until`: a duration ago (`500ms`, `90s`, `15m`, `1h`, `7d`, `2w`;

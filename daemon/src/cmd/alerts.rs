@@ -44,8 +44,9 @@ pub enum AlertsCommand {
 /// Where the database is.
 #[derive(Debug, Clone, ClapArgs)]
 pub struct DbArgs {
-    /// Database path (default: the configuration's).
-    #[arg(long, value_name = "PATH")]
+    /// Database path, or the fleet's `postgres://...` URL (listing only: alerts once per
+    /// fleet, by id) (default: the configuration's).
+    #[arg(long, value_name = "PATH|URL")]
     pub db: Option<PathBuf>,
     /// Configuration file.
     #[arg(long, value_name = "FILE")]
@@ -59,6 +60,52 @@ impl DbArgs {
             None => Ok(Config::load(self.config.as_deref())?.db),
         }
     }
+}
+
+/// `alerts --db postgres://...`: the fleet's alerts, once each (by id), with the nodes
+/// that raised them. Deliveries are each node's own (its outbox): see `alerts` there.
+async fn fleet_list(
+    t: &crate::store::postgres::PgTarget,
+    args: &AlertsArgs,
+) -> anyhow::Result<i32> {
+    if args.status.is_some() {
+        anyhow::bail!("--status is a node's delivery state: the fleet database has none (run `alerts --status` on the node)");
+    }
+    let store = crate::store::PgStore::connect(t).await?;
+    let rows = crate::store::postgres::fleet_alerts(&store, None, args.limit).await;
+    crate::store::Store::close(&store).await;
+    let rows = rows?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let now = alerts::now_ms();
+    if args.json {
+        for r in &rows {
+            writeln!(out, "{}", r.to_json(now))?;
+        }
+        return Ok(0);
+    }
+    if rows.is_empty() {
+        writeln!(out, "no alerts")?;
+        return Ok(0);
+    }
+    writeln!(
+        out,
+        "{:<36}  {:>5}  {:<8}  {:>8}  {:<24}  SUMMARY",
+        "ID", "NODES", "SEVERITY", "COUNT", "LAST SEEN"
+    )?;
+    for r in &rows {
+        writeln!(
+            out,
+            "{:<36}  {:>5}  {:<8}  {:>8}  {:<24}  {}",
+            r.alert.id,
+            r.nodes.len(),
+            r.alert.severity.as_str(),
+            r.alert.count,
+            parsers::time::rfc3339_ms(r.alert.last_seen_ms),
+            escape(&r.alert.summary())
+        )?;
+    }
+    Ok(0)
 }
 
 /// Runs `seccomp-watch alerts ...`; returns the exit code.
@@ -99,6 +146,11 @@ pub fn run_alerts(args: AlertsArgs) -> anyhow::Result<i32> {
             }
             None => {
                 let path = args.db.path()?;
+                if let crate::store::DbTarget::Postgres(t) =
+                    crate::store::DbTarget::from_arg(&path)?
+                {
+                    return fleet_list(&t, &args).await;
+                }
                 let store = crate::store::SqliteStore::open_existing(&path).await?;
                 let status = args.status.as_deref().and_then(Status::parse);
                 let rows = alerts::list(store.pool(), status, args.limit).await?;

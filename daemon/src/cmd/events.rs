@@ -12,8 +12,8 @@ use parsers::escape::escape;
 use parsers::{Action, ScmpArch};
 
 use crate::pipeline::Item;
-use crate::query::{broken_pipe, db_path, event_json, parse_when, write_table};
-use crate::store::{EventQuery, SqliteStore, Store, SyscallFilter};
+use crate::query::{broken_pipe, event_json, open_read, parse_when, write_table};
+use crate::store::{EventQuery, Store, SyscallFilter};
 
 /// Arguments of `seccomp-watch events`.
 #[derive(Debug, clap::Args)]
@@ -42,8 +42,8 @@ pub struct EventsArgs {
     /// JSON Lines instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// Database file.
-    #[arg(long, value_name = "PATH")]
+    /// Database file, or the fleet's `postgres://...` URL.
+    #[arg(long, value_name = "PATH|URL")]
     pub db: Option<PathBuf>,
 }
 
@@ -205,12 +205,11 @@ pub fn run_events(args: EventsArgs) -> anyhow::Result<i32> {
         newest_first: true,
         after: None,
     };
-    let db = db_path(args.db.as_deref())?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let store = SqliteStore::open_existing(&db).await?;
+        let store = open_read(args.db.as_deref()).await?;
         let stdout = io::stdout();
         let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
         let n = print_events(&store, q, args.json, &mut out).await?;

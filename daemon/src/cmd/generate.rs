@@ -5,6 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use parsers::escape::escape;
+use rules::suggest::fleet::Fleet;
 use rules::suggest::{generate, GenerateOptions, Observation};
 
 use crate::profile_io::evidence::{load_evidence, SelectionArgs};
@@ -36,6 +37,17 @@ pub struct Args {
 
 /// The report (stderr) and the profile text of `generate` over `observations`.
 pub fn report(args: &Args, observations: &[Observation]) -> anyhow::Result<(String, String)> {
+    report_with(args, observations, &Fleet::default())
+}
+
+/// [`report`] over the union of several nodes' evidence (the nodes and, when the replicas
+/// ran under several applied profiles, a warning are shown; `architectures` covers every
+/// node's arch family).
+pub fn report_with(
+    args: &Args,
+    observations: &[Observation],
+    fleet: &Fleet,
+) -> anyhow::Result<(String, String)> {
     if observations.is_empty() {
         anyhow::bail!("no SECCOMP events for this selection: nothing to generate from");
     }
@@ -45,7 +57,8 @@ pub fn report(args: &Args, observations: &[Observation]) -> anyhow::Result<(Stri
         dangerous: args.dangerous.policy()?,
     };
     let g = generate(observations, &opts);
-    let mut human = format!("Evidence ({} row(s)):\n", observations.len());
+    let mut human = output::fleet_text(fleet);
+    human.push_str(&format!("Evidence ({} row(s)):\n", observations.len()));
     human.push_str(&output::evidence_table(observations));
     if !g.findings.is_empty() {
         human.push_str("\nLeft out or noted:\n");
@@ -83,7 +96,7 @@ pub fn report(args: &Args, observations: &[Observation]) -> anyhow::Result<(Stri
 /// Runs the command; returns the exit code.
 pub fn run(args: Args) -> anyhow::Result<i32> {
     let evidence = load_evidence(&args.selection, false)?;
-    let (human, text) = report(&args, &evidence.observations)?;
+    let (human, text) = report_with(&args, &evidence.observations, &evidence.fleet)?;
     std::io::stderr().write_all(human.as_bytes())?;
     match &args.output {
         Some(p) => {
@@ -121,6 +134,7 @@ mod tests {
             action,
             count: 1,
             containers: 2,
+            nodes: vec![],
             first_seen: 0,
             last_seen: 0,
             sample_comm: "c".into(),

@@ -4,7 +4,8 @@
 //!
 //! - [`parse`], [`ingest`]: audit logs to JSON events, or into the database.
 //! - [`events`], [`summary`]: the stored events and aggregates.
-//! - [`run`]: the daemon ([`crate::daemon`]).
+//! - [`run`]: the daemon ([`crate::daemon`]); [`serve`]: the HTTP API and `/metrics` over a
+//!   database (the fleet's PostgreSQL), without sources.
 //! - [`suggest`], [`generate`], [`record`], [`merge`]: seccomp profiles from evidence;
 //!   [`profile`]: operations on one profile (`profile complain`).
 //! - [`rules`], [`alerts`]: alert rules, stored alerts and their deliveries.
@@ -25,5 +26,6 @@ pub mod profile;
 pub mod record;
 pub mod rules;
 pub mod run;
+pub mod serve;
 pub mod suggest;
 pub mod summary;

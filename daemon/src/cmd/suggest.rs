@@ -11,6 +11,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use parsers::escape::{escape, is_dangerous};
+use rules::suggest::fleet::Fleet;
 use rules::suggest::{suggest, Observation, SuggestOptions, Suggestion};
 
 use crate::profile_io::evidence::{load_evidence, Evidence, SelectionArgs};
@@ -182,21 +183,35 @@ fn original_notes(s: &Suggestion) -> String {
     out
 }
 
-/// Builds the report of `suggest` for `profile` and `observations`.
+/// Builds the report of `suggest` for `profile` and `observations` (of one node).
 pub fn report(
     args: &Args,
     profile: &LoadedProfile,
     shown_path: &str,
     observations: &[Observation],
 ) -> anyhow::Result<Report> {
+    report_with(args, profile, shown_path, observations, &Fleet::default())
+}
+
+/// [`report`] over the union of several nodes' evidence: calls on each node's native arch
+/// count as covered (an arch a profile's explicit `architectures` lacks is added), the
+/// nodes and, when the replicas ran under several applied profiles, a warning are shown.
+pub fn report_with(
+    args: &Args,
+    profile: &LoadedProfile,
+    shown_path: &str,
+    observations: &[Observation],
+    fleet: &Fleet,
+) -> anyhow::Result<Report> {
     let opts = SuggestOptions {
         min_count: args.min_count,
         tighten: args.tighten,
         enforce: args.enforce,
         dangerous: allow_policy(&args.dangerous, &profile.profile)?,
+        node_arches: fleet.native_arches(),
     };
     let s = suggest(&profile.profile, observations, &opts)?;
-    let mut human = String::new();
+    let mut human = output::fleet_text(fleet);
     human.push_str(&format!("Evidence ({} row(s)):\n", observations.len()));
     human.push_str(&output::evidence_table(observations));
     if !s.findings.is_empty() {
@@ -287,7 +302,23 @@ fn the_profile(args: &Args, evidence: &Evidence) -> anyhow::Result<(LoadedProfil
             Ok((parse_profile(json, Path::new(&shown))?, shown))
         }
         several => {
-            let hashes: Vec<String> = several.iter().map(|(h, _)| escape(&h.chars().take(12).collect::<String>()).into_owned()).collect();
+            let hashes: Vec<String> = several
+                .iter()
+                .map(|(h, _)| {
+                    let nodes = evidence
+                        .fleet
+                        .profiles
+                        .iter()
+                        .find(|p| p.profile.as_deref() == Some(h.as_str()))
+                        .map_or(0, |p| p.nodes.len());
+                    let short = escape(&h.chars().take(12).collect::<String>()).into_owned();
+                    if nodes > 0 {
+                        format!("{short} on {nodes} node(s)")
+                    } else {
+                        short
+                    }
+                })
+                .collect();
             anyhow::bail!(
                 "the selection's containers ran with {} different profiles ({}): pass --profile to choose",
                 several.len(),
@@ -301,7 +332,13 @@ fn the_profile(args: &Args, evidence: &Evidence) -> anyhow::Result<(LoadedProfil
 pub fn run(args: Args) -> anyhow::Result<i32> {
     let evidence = load_evidence(&args.selection, args.profile.is_none())?;
     let (profile, shown) = the_profile(&args, &evidence)?;
-    let rep = report(&args, &profile, &shown, &evidence.observations)?;
+    let rep = report_with(
+        &args,
+        &profile,
+        &shown,
+        &evidence.observations,
+        &evidence.fleet,
+    )?;
     if let Some((path, text)) = &rep.file {
         write_file(path, text)?;
     }
@@ -350,6 +387,7 @@ mod tests {
             action,
             count: 2,
             containers: 1,
+            nodes: vec![],
             first_seen: 1_795_997_034_781,
             last_seen: 1_795_997_052_837,
             sample_comm: comm.into(),
@@ -498,6 +536,7 @@ mod tests {
         let one = Evidence {
             observations: vec![],
             profiles: vec![("ab".repeat(32), json.clone())],
+            ..Evidence::default()
         };
         let (p, shown) = the_profile(&a, &one).unwrap();
         assert_eq!(shown, "profile-abababababab.json");
@@ -505,16 +544,14 @@ mod tests {
         let two = Evidence {
             observations: vec![],
             profiles: vec![("ab".repeat(32), json.clone()), ("cd".repeat(32), json)],
+            ..Evidence::default()
         };
         let e = the_profile(&a, &two).unwrap_err().to_string();
         assert!(
             e.contains("2 different profiles") && e.contains("--profile"),
             "{e}"
         );
-        let none = Evidence {
-            observations: vec![],
-            profiles: vec![],
-        };
+        let none = Evidence::default();
         assert!(the_profile(&a, &none)
             .unwrap_err()
             .to_string()

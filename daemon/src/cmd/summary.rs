@@ -4,11 +4,10 @@
 use std::io::{self, Write};
 use std::path::PathBuf;
 
-use parsers::Action;
 use serde_json::{Map, Value};
 
-use crate::query::{broken_pipe, db_path, write_table};
-use crate::store::{SqliteStore, Store, SummaryBy, SummaryRow};
+use crate::query::{broken_pipe, open_read, write_table};
+use crate::store::{Store, SummaryBy, SummaryRow};
 
 /// How `summary` groups.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -16,19 +15,21 @@ pub enum By {
     Workload,
     Syscall,
     Action,
+    /// By node (the fleet database's nodes; a node's own file: the events' node names).
+    Node,
 }
 
 /// Arguments of `seccomp-watch summary`.
 #[derive(Debug, clap::Args)]
 pub struct SummaryArgs {
-    /// Group by workload, syscall or action.
+    /// Group by workload, syscall, action or node.
     #[arg(long, value_enum, default_value_t = By::Workload)]
     pub by: By,
     /// JSON Lines instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// Database file.
-    #[arg(long, value_name = "PATH")]
+    /// Database file, or the fleet's `postgres://...` URL.
+    #[arg(long, value_name = "PATH|URL")]
     pub db: Option<PathBuf>,
 }
 
@@ -60,6 +61,14 @@ fn summary_json(by: SummaryBy, r: &SummaryRow) -> Value {
             m.insert("workloads".into(), Value::from(r.workloads));
             m.insert("syscalls".into(), Value::from(r.syscalls));
         }
+        SummaryBy::Node => {
+            m.insert(
+                "node".into(),
+                Value::from(r.node.clone().unwrap_or_default()),
+            );
+            m.insert("workloads".into(), Value::from(r.workloads));
+            m.insert("syscalls".into(), Value::from(r.syscalls));
+        }
     }
     m.insert("events".into(), Value::from(r.events));
     m.insert(
@@ -74,19 +83,7 @@ fn summary_json(by: SummaryBy, r: &SummaryRow) -> Value {
 }
 
 fn syscall_event(r: &SummaryRow) -> parsers::Event {
-    crate::store::Observation {
-        audit_arch: r.arch.unwrap_or(0),
-        syscall_nr: r.syscall_nr.unwrap_or(-1),
-        compat: false,
-        action: Action::Log,
-        count: 0,
-        containers: 0,
-        first_ms: 0,
-        last_ms: 0,
-        sample_comm: None,
-        sample_exe: None,
-    }
-    .as_event()
+    crate::store::call_event(r.arch.unwrap_or(0), r.syscall_nr.unwrap_or(-1))
 }
 
 /// Prints the summary; returns the number of rows.
@@ -145,6 +142,31 @@ pub async fn print_summary<S: Store>(
                     })
                     .collect(),
             ),
+            SummaryBy::Node => (
+                &[
+                    "NODE",
+                    "EVENTS",
+                    "WORKLOADS",
+                    "SYSCALLS",
+                    "FIRST SEEN",
+                    "LAST SEEN",
+                ],
+                rows.iter()
+                    .map(|r| {
+                        vec![
+                            match r.node.as_deref() {
+                                None | Some("") => "-".to_string(),
+                                Some(n) => n.to_string(),
+                            },
+                            r.events.to_string(),
+                            r.workloads.to_string(),
+                            r.syscalls.to_string(),
+                            t(r.first_ms),
+                            t(r.last_ms),
+                        ]
+                    })
+                    .collect(),
+            ),
             SummaryBy::Action => (
                 &[
                     "ACTION",
@@ -184,13 +206,13 @@ pub fn run_summary(args: SummaryArgs) -> anyhow::Result<i32> {
         By::Workload => SummaryBy::Workload,
         By::Syscall => SummaryBy::Syscall,
         By::Action => SummaryBy::Action,
+        By::Node => SummaryBy::Node,
     };
-    let db = db_path(args.db.as_deref())?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let store = SqliteStore::open_existing(&db).await?;
+        let store = open_read(args.db.as_deref()).await?;
         let stdout = io::stdout();
         let mut out = io::BufWriter::new(stdout.lock());
         let n = print_summary(&store, by, args.json, &mut out).await?;

@@ -7,9 +7,10 @@ use std::path::PathBuf;
 
 use parsers::escape::escape;
 use parsers::Event;
+use rules::suggest::fleet::{self, Fleet, NodeRow};
 use rules::suggest::Observation;
 
-use crate::store::{EventQuery, Selection, SqliteStore, Store};
+use crate::store::{Selection, Store};
 
 /// Which stored events to use: one workload, container or pod, optionally recent ones only.
 #[derive(Debug, Clone, clap::Args)]
@@ -33,9 +34,9 @@ pub struct SelectionArgs {
     /// Only events at or after WHEN: a duration ago (`2h`, `7d`) or an RFC 3339 time.
     #[arg(long, value_name = "WHEN")]
     pub since: Option<String>,
-    /// The database (default: the configuration's, else
-    /// /var/lib/seccomp-watch/seccomp-watch.db).
-    #[arg(long, value_name = "PATH")]
+    /// The database: a file, or the fleet's `postgres://...` URL (evidence from every node)
+    /// (default: the configuration's, else /var/lib/seccomp-watch/seccomp-watch.db).
+    #[arg(long, value_name = "PATH|URL")]
     pub db: Option<PathBuf>,
 }
 
@@ -70,16 +71,19 @@ fn parse_pod(s: &str) -> Result<(String, String), String> {
     }
 }
 
-/// The stored evidence of a selection.
+/// The stored evidence of a selection: the union over the nodes that saw it.
 #[derive(Debug, Clone, Default)]
 pub struct Evidence {
     pub observations: Vec<Observation>,
     /// The distinct applied profiles of the selection's events: (SHA-256 hex, JSON).
     pub profiles: Vec<(String, String)>,
+    /// The nodes (with their native arches) and where each applied profile ran.
+    pub fleet: Fleet,
 }
 
-/// Reads the evidence of `sel` from the store; `with_profiles` also fetches the applied
-/// profiles of the selection's events.
+/// Reads the evidence of `sel` from the store (`--db`: a file or the fleet's
+/// `postgres://` URL); `with_profiles` also fetches the applied profiles of the
+/// selection's events.
 pub fn load_evidence(sel: &SelectionArgs, with_profiles: bool) -> anyhow::Result<Evidence> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -96,12 +100,11 @@ pub fn load_evidence(sel: &SelectionArgs, with_profiles: bool) -> anyhow::Result
         since_ms,
         until_ms: None,
     };
-    let db = crate::query::db_path(sel.db.as_deref())?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let store = SqliteStore::open_existing(&db).await?;
+        let store = crate::query::open_read(sel.db.as_deref()).await?;
         let res = read_evidence(&store, &selection, with_profiles).await;
         store.close().await;
         res
@@ -114,31 +117,38 @@ pub async fn read_evidence<S: Store>(
     sel: &Selection,
     with_profiles: bool,
 ) -> anyhow::Result<Evidence> {
-    let observations = store
+    let rows: Vec<NodeRow> = store
         .observations(sel)
         .await?
         .iter()
         .map(|o| {
             let e = o.as_event();
-            Observation {
-                arch: e.arch_name(),
-                syscall: e
-                    .syscall()
-                    .map_or_else(|| e.syscall_nr.to_string(), str::to_string),
-                compat: o.compat,
-                action: o.action,
-                count: o.count,
-                containers: o.containers,
-                first_seen: o.first_ms,
-                last_seen: o.last_ms,
-                sample_comm: o.sample_comm.clone().unwrap_or_default(),
-                sample_exe: o.sample_exe.clone().unwrap_or_default(),
+            NodeRow {
+                node: o.node.clone().unwrap_or_default(),
+                profile: o.profile_hash.clone(),
+                observation: Observation {
+                    arch: e.arch_name(),
+                    syscall: e
+                        .syscall()
+                        .map_or_else(|| e.syscall_nr.to_string(), str::to_string),
+                    compat: o.compat,
+                    action: o.action,
+                    count: o.count,
+                    containers: o.containers,
+                    nodes: Vec::new(),
+                    first_seen: o.first_ms,
+                    last_seen: o.last_ms,
+                    sample_comm: o.sample_comm.clone().unwrap_or_default(),
+                    sample_exe: o.sample_exe.clone().unwrap_or_default(),
+                },
             }
         })
         .collect();
+    let mut fleet = fleet::union(&rows);
+    let observations = std::mem::take(&mut fleet.observations);
     let mut profiles = Vec::new();
     if with_profiles {
-        for hash in profile_hashes(store, sel).await? {
+        for hash in fleet.applied_profiles().filter_map(|p| p.profile.clone()) {
             match store.profile(&hash).await? {
                 Some(json) => profiles.push((hash, json)),
                 None => anyhow::bail!(
@@ -147,47 +157,13 @@ pub async fn read_evidence<S: Store>(
                 ),
             }
         }
+        profiles.sort();
     }
     Ok(Evidence {
         observations,
         profiles,
+        fleet,
     })
-}
-
-/// The distinct applied-profile hashes of the selection's events (by paging through them:
-/// the store has no index for this; only used when `--profile` is not given).
-async fn profile_hashes<S: Store>(store: &S, sel: &Selection) -> anyhow::Result<BTreeSet<String>> {
-    let mut q = EventQuery {
-        since_ms: sel.since_ms,
-        until_ms: sel.until_ms,
-        container: sel.container.clone(),
-        workload: sel.workload.clone(),
-        limit: 10_000,
-        ..EventQuery::default()
-    };
-    let mut hashes = BTreeSet::new();
-    loop {
-        let page = store.events(&q).await?;
-        for ev in &page.events {
-            let a = &ev.item.attribution;
-            if let Some((ns, pod)) = &sel.pod {
-                let c = a.container.as_ref();
-                if c.and_then(|c| c.namespace.as_ref()) != Some(ns)
-                    || c.and_then(|c| c.pod.as_ref()) != Some(pod)
-                {
-                    continue;
-                }
-            }
-            if let Some(h) = &a.profile_hash {
-                hashes.insert(h.clone());
-            }
-        }
-        match page.next {
-            Some(c) => q.after = Some(c),
-            None => break,
-        }
-    }
-    Ok(hashes)
 }
 
 /// Aggregates events into observations per (arch, syscall, compat, action), as they come
@@ -215,6 +191,7 @@ impl Aggregator {
                 action: e.action(),
                 count: 0,
                 containers: 0,
+                nodes: Vec::new(),
                 first_seen: e.time_ms,
                 last_seen: e.time_ms,
                 sample_comm: e.comm.clone().unwrap_or_default(),
@@ -223,6 +200,11 @@ impl Aggregator {
             (obs, BTreeSet::new())
         });
         obs.count = obs.count.saturating_add(1);
+        if let Some(n) = &e.node {
+            if let Err(at) = obs.nodes.binary_search(n) {
+                obs.nodes.insert(at, n.clone());
+            }
+        }
         obs.first_seen = obs.first_seen.min(e.time_ms);
         obs.last_seen = obs.last_seen.max(e.time_ms);
         if let Some(c) = container {
@@ -364,7 +346,7 @@ mod tests {
             .build()
             .unwrap();
         rt.block_on(async {
-            let store = SqliteStore::open(&db).await.unwrap();
+            let store = crate::store::SqliteStore::open(&db).await.unwrap();
             let mut w = store.open_writer().await.unwrap();
             w.write(&[batch]).await.unwrap();
             w.close().await.unwrap();

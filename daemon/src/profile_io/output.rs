@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use parsers::escape::escape;
+use rules::suggest::fleet::Fleet;
 use rules::suggest::{Conflict, Finding, FindingKind, Observation};
 
 /// Formats rows as aligned columns (two spaces apart; the last column is not padded).
@@ -42,7 +43,7 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 }
 
 /// The evidence table of `observations`: syscall, arch (`(compat)` for compat calls),
-/// action seen, count, containers, first and last seen (UTC), a sample comm and exe.
+/// action seen, count, containers, nodes, first and last seen (UTC), a sample comm and exe.
 /// Sorted by syscall, arch, action. Empty input gives a one-line note.
 pub fn evidence_table(observations: &[Observation]) -> String {
     if observations.is_empty() {
@@ -71,6 +72,7 @@ pub fn evidence_table(observations: &[Observation]) -> String {
                 escape(&o.action.to_string()).into_owned(),
                 o.count.to_string(),
                 o.containers.to_string(),
+                o.nodes.len().to_string(),
                 parsers::time::rfc3339_ms(o.first_seen),
                 parsers::time::rfc3339_ms(o.last_seen),
                 escape(&o.sample_comm).into_owned(),
@@ -85,6 +87,7 @@ pub fn evidence_table(observations: &[Observation]) -> String {
             "ACTION",
             "COUNT",
             "CONTAINERS",
+            "NODES",
             "FIRST SEEN",
             "LAST SEEN",
             "COMM",
@@ -92,6 +95,80 @@ pub fn evidence_table(observations: &[Observation]) -> String {
         ],
         &rows,
     )
+}
+
+/// Shortens a profile hash for humans.
+fn short(hash: &str) -> String {
+    escape(&hash.chars().take(12).collect::<String>()).into_owned()
+}
+
+/// Nodes, at most this many named per line (the rest counted).
+const NODES_NAMED: usize = 20;
+
+fn node_list(nodes: &[String]) -> String {
+    let mut names: Vec<String> = nodes
+        .iter()
+        .take(NODES_NAMED)
+        .map(|n| {
+            if n.is_empty() {
+                "(unnamed)".to_string()
+            } else {
+                escape(n).into_owned()
+            }
+        })
+        .collect();
+    if nodes.len() > NODES_NAMED {
+        names.push(format!("and {} more", nodes.len() - NODES_NAMED));
+    }
+    names.join(", ")
+}
+
+/// What the union over nodes must not hide: the nodes with their native arches (when
+/// there is more than one node), and the applied profiles when the selection ran under
+/// several (a warning: the evidence is their union). Empty for one node under one profile.
+pub fn fleet_text(fleet: &Fleet) -> String {
+    let mut out = String::new();
+    if fleet.nodes.len() > 1 {
+        let _ = writeln!(out, "Nodes ({}):", fleet.nodes.len());
+        for n in fleet.nodes.iter().take(NODES_NAMED) {
+            let arches = if n.arches.is_empty() {
+                "compat calls only".to_string()
+            } else {
+                escape(&n.arches.join(", ")).into_owned()
+            };
+            let _ = writeln!(
+                out,
+                "- {} ({arches}): {} event(s)",
+                node_list(std::slice::from_ref(&n.node)),
+                n.events
+            );
+        }
+        if fleet.nodes.len() > NODES_NAMED {
+            let _ = writeln!(out, "- and {} more", fleet.nodes.len() - NODES_NAMED);
+        }
+    }
+    if fleet.mixed_profiles() {
+        let _ = writeln!(
+            out,
+            "WARNING: the selection's replicas ran under {} different applied profiles; the \
+             evidence below is their union (compare them, or narrow the selection):",
+            fleet.applied_profiles().count()
+        );
+        for p in &fleet.profiles {
+            let what = match &p.profile {
+                Some(h) => format!("profile {}", short(h)),
+                None => "profile not captured".to_string(),
+            };
+            let _ = writeln!(
+                out,
+                "- {what}: {} event(s) on {} node(s): {}",
+                p.events,
+                p.nodes.len(),
+                node_list(&p.nodes)
+            );
+        }
+    }
+    out
 }
 
 /// The findings in plain words, one paragraph per kind: what it means, then the syscalls
@@ -165,6 +242,7 @@ mod tests {
             action,
             count,
             containers: 1,
+            nodes: vec![],
             first_seen: 1_795_997_034_781,
             last_seen: 1_795_997_052_837,
             sample_comm: comm.into(),

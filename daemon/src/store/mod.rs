@@ -1,11 +1,16 @@
 //! The event store: a narrow, backend-neutral [`Store`] trait (what the commands, the
-//! daemon and the HTTP API may ask of the database) and its SQLite backend ([`sqlite`]).
+//! daemon and the HTTP API may ask of the database), its SQLite backend ([`sqlite`]: a
+//! node's own database, read and written) and its PostgreSQL backend ([`postgres`]: the
+//! fleet's central database, read only here; the nodes' replicators write it).
 //!
 //! Writing goes through exactly one [`StoreWriter`], owned by the writer task
-//! ([`crate::writer`]); everything else reads. A PostgreSQL backend can implement the same
-//! two traits later; nothing outside this module names sqlx types except the alerts hook,
-//! which the SQLite writer calls inside its transaction.
+//! ([`crate::writer`]); everything else reads. The read commands open an [`AnyStore`]
+//! from a [`DbTarget`] (`--db PATH` or `--db postgres://...`, else the configuration's
+//! `[fleet] postgres`, else its `db`). Nothing outside this module names sqlx types
+//! except the alerts hook, which the SQLite writer calls inside its transaction.
 
+mod any;
+pub mod postgres;
 pub mod sqlite;
 #[cfg(test)]
 mod tests;
@@ -17,6 +22,8 @@ use parsers::{Action, Event};
 
 use crate::pipeline::{Checkpoint, Item, StoreBatch};
 
+pub use any::{AnyStore, DbTarget};
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 /// What can go wrong in the store.
@@ -39,6 +46,12 @@ pub enum StoreError {
     Encode(String),
     #[error("database holds an invalid value: {0}")]
     Corrupt(String),
+    /// The backend is read-only from this process (the fleet database: the nodes'
+    /// replicators write it).
+    #[error("{0} is read-only here")]
+    ReadOnly(String),
+    #[error("cannot reach the fleet database {url}: {message}")]
+    Connect { url: String, message: String },
 }
 
 impl StoreError {
@@ -66,6 +79,9 @@ pub struct EventCursor {
     pub serial: i64,
     /// The backend's id of the node name (0: none).
     pub node: i64,
+    /// A backend's last tie-breaker (PostgreSQL: the record's own `node=` id within the
+    /// replicating node; SQLite: 0).
+    pub sub: i64,
 }
 
 /// Which syscall an events query asks for.
@@ -118,11 +134,17 @@ pub enum SummaryBy {
     Workload,
     Syscall,
     Action,
+    /// By node: PostgreSQL from the aggregates (the replicating node); SQLite from the raw
+    /// events it still holds (the record's node name; a node's own database has no
+    /// per-node aggregates).
+    Node,
 }
 
 /// One line of a summary. The grouping key is set; the other key fields are `None`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SummaryRow {
+    /// By node: the node name (`""`: events without one).
+    pub node: Option<String>,
     pub workload: Option<String>,
     /// AUDIT_ARCH_* and the syscall number (by syscall).
     pub arch: Option<u32>,
@@ -149,9 +171,15 @@ pub struct Selection {
     pub until_ms: Option<i64>,
 }
 
-/// What was observed for one (arch, syscall, compat, action) over a selection.
+/// What was observed for one (arch, syscall, compat, action) over a selection, on one node
+/// under one applied profile (the fleet's union is `rules::suggest::fleet::union`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Observation {
+    /// The node (PostgreSQL: the replicating node; SQLite: the record's node name). `None`:
+    /// events without one.
+    pub node: Option<String>,
+    /// The applied profile's hash, when attribution captured it.
+    pub profile_hash: Option<String>,
     pub audit_arch: u32,
     pub syscall_nr: i64,
     pub compat: bool,
@@ -166,13 +194,32 @@ pub struct Observation {
     pub sample_exe: Option<String>,
 }
 
+/// An event of `audit_arch` and `syscall_nr` only (for name resolution and display).
+pub fn call_event(audit_arch: u32, syscall_nr: i64) -> Event {
+    Observation {
+        node: None,
+        profile_hash: None,
+        audit_arch,
+        syscall_nr,
+        compat: false,
+        action: Action::Log,
+        count: 0,
+        containers: 0,
+        first_ms: 0,
+        last_ms: 0,
+        sample_comm: None,
+        sample_exe: None,
+    }
+    .as_event()
+}
+
 impl Observation {
     /// The observation as an event (for name resolution and display).
     pub fn as_event(&self) -> Event {
         Event {
             time_ms: self.last_ms,
             serial: None,
-            node: None,
+            node: self.node.clone(),
             audit_arch: self.audit_arch,
             syscall_nr: self.syscall_nr,
             code: self.action.code(),
@@ -235,7 +282,8 @@ pub trait Store: Clone + Send + Sync + 'static {
         by: SummaryBy,
     ) -> impl Future<Output = Result<Vec<SummaryRow>, StoreError>> + Send;
 
-    /// Per (arch, syscall, compat, action) over the raw events of a selection.
+    /// Per (node, applied profile, arch, syscall, compat, action) over the raw events of a
+    /// selection.
     fn observations(
         &self,
         sel: &Selection,

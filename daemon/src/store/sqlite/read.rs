@@ -76,6 +76,7 @@ fn decode_event(row: &SqliteRow) -> Result<StoredEvent, StoreError> {
         time_ms: row.try_get(0)?,
         serial: row.try_get(1)?,
         node: row.try_get(2)?,
+        sub: 0,
     };
     let pid: i64 = row.try_get(3)?;
     let ip: Option<i64> = row.try_get(4)?;
@@ -299,11 +300,24 @@ impl Store for SqliteStore {
                  count(DISTINCT g.arch || ':' || g.syscall_nr), min(g.first_seen), max(g.last_seen) \
                  FROM aggregates g GROUP BY g.action ORDER BY sum(g.count) DESC, g.action"
             }
+            // No per-node aggregates in a node's own database: from the raw events kept.
+            SummaryBy::Node => {
+                "SELECT NULL, NULL, NULL, NULL, count(*), count(DISTINCT at.workload), \
+                 count(DISTINCT k.arch || ':' || k.syscall_nr), min(e.time_ms), max(e.time_ms), \
+                 coalesce(n.s, '') FROM events e JOIN kinds k ON k.id = e.kind \
+                 JOIN attributions at ON at.id = e.attrib LEFT JOIN strings n ON n.id = e.node \
+                 GROUP BY e.node ORDER BY count(*) DESC, coalesce(n.s, '')"
+            }
         };
         let rows = sqlx::query(sql).fetch_all(&self.inner.pool).await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             out.push(SummaryRow {
+                node: if by == SummaryBy::Node {
+                    Some(r.try_get(9)?)
+                } else {
+                    None
+                },
                 workload: r.try_get(0)?,
                 arch: r.try_get::<Option<i64>, _>(1)?.map(|a| a as u32),
                 syscall_nr: r.try_get(2)?,
@@ -323,9 +337,11 @@ impl Store for SqliteStore {
     async fn observations(&self, sel: &Selection) -> Result<Vec<Observation>, StoreError> {
         let mut sql = String::from(
             "SELECT k.arch, k.syscall_nr, k.compat, (k.code & 4294901760) AS act, count(*), \
-             count(DISTINCT c.container_id), min(e.time_ms), max(e.time_ms), max(e.actor) \
+             count(DISTINCT c.container_id), min(e.time_ms), max(e.time_ms), max(e.actor), \
+             n.s, at.profile_hash \
              FROM events e JOIN kinds k ON k.id = e.kind JOIN attributions at ON at.id = e.attrib \
-             LEFT JOIN containers c ON c.id = at.container WHERE 1",
+             LEFT JOIN containers c ON c.id = at.container LEFT JOIN strings n ON n.id = e.node \
+             WHERE 1",
         );
         let mut args = SqliteArguments::default();
         if let Some(t) = sel.since_ms {
@@ -344,7 +360,8 @@ impl Store for SqliteStore {
             sel.pod.as_ref().map(|(n, p)| (n.as_str(), p.as_str())),
         )?;
         sql.push_str(
-            " GROUP BY k.arch, k.syscall_nr, k.compat, act ORDER BY k.arch, k.syscall_nr, act",
+            " GROUP BY e.node, at.profile_hash, k.arch, k.syscall_nr, k.compat, act \
+             ORDER BY k.arch, k.syscall_nr, act, n.s, at.profile_hash",
         );
         let rows = sqlx::query_with(&sql, args)
             .persistent(false)
@@ -369,7 +386,10 @@ impl Store for SqliteStore {
                 slot.insert(pair);
             }
             let (comm, exe) = samples.get(&actor).cloned().unwrap_or_default();
+            let profile: String = r.try_get(10)?;
             out.push(Observation {
+                node: r.try_get(9)?,
+                profile_hash: (!profile.is_empty()).then_some(profile),
                 audit_arch: r.try_get::<i64, _>(0)? as u32,
                 syscall_nr: r.try_get(1)?,
                 compat: r.try_get::<i64, _>(2)? != 0,
