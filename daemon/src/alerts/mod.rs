@@ -24,6 +24,7 @@
 
 pub mod db;
 pub mod dispatch;
+pub mod fleet_novel;
 pub mod sinks;
 pub mod stage;
 pub mod syslog;

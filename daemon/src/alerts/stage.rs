@@ -15,6 +15,7 @@ use anyhow::Context;
 use rules::engine::{Engine, EngineOptions, Input, RuleSet, StateWrite};
 use sqlx::SqlitePool;
 
+use super::fleet_novel::FleetNovelty;
 use super::sinks::{sink_names, SinkFilter};
 use super::AlertWrite;
 use crate::config::{Config, DEFAULT_RULES};
@@ -113,6 +114,8 @@ pub struct RuleStage {
     engine: Engine,
     sinks: Vec<(Arc<str>, SinkFilter)>,
     handle: Arc<RulesHandle>,
+    /// Fleet-level `novel` (`[fleet] postgres` set), see [`super::fleet_novel`].
+    fleet: Option<Arc<FleetNovelty>>,
 }
 
 impl RuleStage {
@@ -135,7 +138,15 @@ impl RuleStage {
                 pending: Mutex::new(None),
                 flag: AtomicBool::new(false),
             }),
+            fleet: None,
         }
+    }
+
+    /// Makes `novel` fleet-level: what the fleet database knows of each workload is
+    /// looked up (and refreshed) through `fleet` (node-local when it cannot answer).
+    pub fn set_fleet(&mut self, fleet: Arc<FleetNovelty>) {
+        fleet.know(self.engine.workload_keys());
+        self.fleet = Some(fleet);
     }
 
     /// The stage of a configuration: its rules (an invalid file is an error at start),
@@ -191,6 +202,12 @@ impl RuleStage {
         }
         for p in &batch.profiles {
             self.engine.add_profile(&p.hash, &p.json);
+        }
+        if let Some(f) = &self.fleet {
+            f.prepare(
+                &mut self.engine,
+                batch.items.iter().map(|i| i.attribution.workload.as_str()),
+            );
         }
         for item in &batch.items {
             self.engine

@@ -398,6 +398,32 @@ impl Engine {
         true
     }
 
+    /// True when the engine has state for `workload` (seen, restored or learnt).
+    pub fn knows_workload(&self, workload: &str) -> bool {
+        self.wl_index.contains_key(workload)
+    }
+
+    /// The workloads the engine has state for.
+    pub fn workload_keys(&self) -> impl Iterator<Item = &str> {
+        self.wl_index.keys().map(|k| &**k)
+    }
+
+    /// What the fleet knows of `workload` (from the fleet database): the earliest time any
+    /// node saw it (its learning window starts there) and every (audit arch, syscall
+    /// number) any node saw, so that `novel` means new for the workload anywhere in the
+    /// fleet. Only widens what is known; nothing of it is persisted locally (it is the
+    /// other nodes' state).
+    pub fn learn_fleet(&mut self, workload: &str, first_seen_ms: i64, seen: &[(u32, i64)]) {
+        self.restore_workload(workload, first_seen_ms);
+        if let Some(ws) = self
+            .wl_index
+            .get(workload)
+            .and_then(|&i| self.wl.get_mut(i as usize))
+        {
+            ws.seen.extend(seen.iter().copied());
+        }
+    }
+
     fn add_workload(&mut self, workload: &str, first_seen_ms: i64) -> u32 {
         let i = self.wl.len() as u32;
         self.wl.push(WorkloadState {

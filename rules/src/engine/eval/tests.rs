@@ -457,3 +457,61 @@ fn unknown_syscalls_and_arches_still_roll_up() {
     assert!(d.alerts.iter().all(|x| x.alert.syscall == "9999"));
     assert!(d.alerts.iter().any(|x| x.alert.arch == "0x1234"));
 }
+
+#[test]
+fn fleet_novelty_is_new_anywhere_in_the_fleet() {
+    let h = 3_600_000;
+    let rules = "[[rule]]\nname = \"novel\"\nseverity = \"medium\"\nnovel = true\n";
+    let opts = EngineOptions {
+        learning_ms: h,
+        ..EngineOptions::default()
+    };
+    let a = attr("k8s:shop/cart/api", None, None);
+    // This node starts the workload late: alone it would still be learning.
+    let mut e = engine(rules, opts.clone());
+    assert!(!e.knows_workload("k8s:shop/cart/api"));
+    // The fleet saw the workload long ago and another node saw ptrace.
+    e.learn_fleet("k8s:shop/cart/api", 0, &[(X86_64, PTRACE)]);
+    assert!(e.knows_workload("k8s:shop/cart/api"));
+    assert_eq!(e.workload_keys().collect::<Vec<_>>(), ["k8s:shop/cart/api"]);
+    let t = 10 * h;
+    assert!(fired(&mut e, &ev(t, PTRACE, LOG), &a).is_empty());
+    assert_eq!(fired(&mut e, &ev(t + 1, MOUNT, LOG), &a), ["novel"]);
+    // Nothing learnt from the fleet is persisted as this node's state.
+    let state = e.drain().state;
+    assert!(
+        state
+            .iter()
+            .all(|s| !matches!(s, StateWrite::Seen { syscall, .. } if syscall == "ptrace")),
+        "{state:?}"
+    );
+    assert!(state
+        .iter()
+        .any(|s| matches!(s, StateWrite::Seen { syscall, .. } if syscall == "mount")));
+    // Node-local (nothing learnt): the same events give a learning window from t.
+    let mut local = engine(rules, opts);
+    assert!(fired(&mut local, &ev(t, PTRACE, LOG), &a).is_empty());
+    assert!(fired(&mut local, &ev(t + 1, MOUNT, LOG), &a).is_empty());
+}
+
+#[test]
+fn alert_ids_are_the_same_on_every_node() {
+    let rules = "[[rule]]\nname = \"all\"\nseverity = \"low\"\n";
+    let a = attr("k8s:shop/cart/api", None, None);
+    let id_on = |node: &str| {
+        let mut e = engine(
+            rules,
+            EngineOptions {
+                node: Some(node.into()),
+                ..EngineOptions::default()
+            },
+        );
+        let mut event = ev(1_000, PTRACE, LOG);
+        event.node = None;
+        e.observe(&Input::new(&event, &a));
+        let d = e.drain();
+        assert_eq!(d.alerts[0].alert.node.as_deref(), Some(node));
+        d.alerts[0].alert.id.clone()
+    };
+    assert_eq!(id_on("a"), id_on("b"));
+}
