@@ -276,6 +276,11 @@ pub async fn run_with(
         let token = tasks.token();
         tasks.spawn("alert-dispatcher", d.run(token));
     }
+    if let Some(t) = alerting.fleet_novelty {
+        say("fleet: `novel` is fleet-level (node-local while the fleet database is unreachable)");
+        let token = tasks.token();
+        tasks.spawn("fleet-novelty", t.run(token));
+    }
     let token = tasks.token();
     tasks.spawn(
         "rules-reload",

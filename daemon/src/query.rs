@@ -17,6 +17,11 @@ use crate::store::{AnyStore, DbTarget};
 /// when it exists), else the default.
 pub fn db_path(db: Option<&Path>) -> anyhow::Result<PathBuf> {
     match db {
+        Some(p) if p.to_str().is_some_and(crate::store::any::is_postgres_url) => bail!(
+            "{} is the fleet database: it is written by the nodes' replicators only \
+             (import into a node's database file, which replicates)",
+            escape(&crate::fleet::conn::redact_url(&p.to_string_lossy()))
+        ),
         Some(p) => Ok(p.to_path_buf()),
         None => Ok(Config::load(None)?.db),
     }
@@ -24,12 +29,17 @@ pub fn db_path(db: Option<&Path>) -> anyhow::Result<PathBuf> {
 
 /// Where a read command reads: `--db` (a file, or a `postgres://` URL: the fleet
 /// database), else the configuration's (`/etc/seccomp-watch/config.toml` when it exists)
-/// `db`, else the default file.
+/// `[fleet] postgres` when set, else its `db`, else the default file. The configuration's
+/// `[fleet]` password and TLS settings go with its own URL.
 pub fn db_target(db: Option<&Path>) -> anyhow::Result<DbTarget> {
-    match db {
-        Some(p) => Ok(DbTarget::from_arg(p)?),
-        None => Ok(DbTarget::Sqlite(Config::load(None)?.db)),
-    }
+    let cfg = Config::load(None)?;
+    Ok(match db {
+        Some(p) => DbTarget::from_arg(
+            p,
+            crate::fleet::conn::PgTarget::from_config(&cfg.fleet).as_ref(),
+        ),
+        None => DbTarget::of_config(&cfg),
+    })
 }
 
 /// Opens the store of [`db_target`] for reading.

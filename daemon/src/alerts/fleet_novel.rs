@@ -139,6 +139,35 @@ impl FleetNovelty {
     }
 }
 
+/// The lookup task of a daemon with `[fleet] postgres`.
+pub struct Task {
+    handle: Arc<FleetNovelty>,
+    requests: mpsc::Receiver<(Vec<String>, Reply)>,
+    target: crate::fleet::conn::PgTarget,
+}
+
+impl Task {
+    /// The stage's handle and the task, for the fleet database `target`.
+    pub fn new(target: crate::fleet::conn::PgTarget) -> (Arc<FleetNovelty>, Task) {
+        let (handle, requests) = FleetNovelty::new();
+        (
+            handle.clone(),
+            Task {
+                handle,
+                requests,
+                target,
+            },
+        )
+    }
+
+    /// Runs until `cancel`.
+    pub async fn run(self, cancel: CancellationToken) -> anyhow::Result<()> {
+        let target = self.target;
+        run(self.handle, self.requests, || target.pool(2), cancel).await;
+        Ok(())
+    }
+}
+
 /// What the fleet's aggregates say of `workloads`.
 pub async fn lookup(pool: &PgPool, workloads: &[String]) -> sqlx::Result<Vec<FleetSeen>> {
     let mut out: BTreeMap<String, FleetSeen> = BTreeMap::new();

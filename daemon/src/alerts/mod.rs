@@ -113,6 +113,8 @@ pub struct Setup {
     pub dispatcher: Option<Dispatcher>,
     /// Reloads the rules ([`reload_on_sighup`]).
     pub rules: Arc<RulesHandle>,
+    /// Fleet-level `novel`'s lookups (with `[fleet] postgres`), to spawn.
+    pub fleet_novelty: Option<fleet_novel::Task>,
 }
 
 /// Sets alerting up for the daemon: the rule stage after `inner` (with the novelty state
@@ -134,6 +136,11 @@ pub async fn setup(
         }
         Err(e) => tracing::warn!("alert state not loaded from {}: {e}", cfg.db.display()),
     }
+    let fleet_novelty = crate::fleet::conn::PgTarget::from_config(&cfg.fleet).map(|target| {
+        let (handle, task) = fleet_novel::Task::new(target);
+        stage.set_fleet(handle);
+        task
+    });
     let rules = stage.handle();
     let dispatcher = if cfg.sinks.is_empty() {
         None
@@ -145,6 +152,7 @@ pub async fn setup(
         enricher: Box::new(WithRules { inner, stage }),
         dispatcher,
         rules,
+        fleet_novelty,
     })
 }
 

@@ -64,10 +64,7 @@ impl DbArgs {
 
 /// `alerts --db postgres://...`: the fleet's alerts, once each (by id), with the nodes
 /// that raised them. Deliveries are each node's own (its outbox): see `alerts` there.
-async fn fleet_list(
-    t: &crate::store::postgres::PgTarget,
-    args: &AlertsArgs,
-) -> anyhow::Result<i32> {
+async fn fleet_list(t: &crate::fleet::conn::PgTarget, args: &AlertsArgs) -> anyhow::Result<i32> {
     if args.status.is_some() {
         anyhow::bail!("--status is a node's delivery state: the fleet database has none (run `alerts --status` on the node)");
     }
@@ -146,9 +143,11 @@ pub fn run_alerts(args: AlertsArgs) -> anyhow::Result<i32> {
             }
             None => {
                 let path = args.db.path()?;
-                if let crate::store::DbTarget::Postgres(t) =
-                    crate::store::DbTarget::from_arg(&path)?
-                {
+                let fleet = Config::load(args.db.config.as_deref())?.fleet;
+                if let crate::store::DbTarget::Postgres(t) = crate::store::DbTarget::from_arg(
+                    &path,
+                    crate::fleet::conn::PgTarget::from_config(&fleet).as_ref(),
+                ) {
                     return fleet_list(&t, &args).await;
                 }
                 let store = crate::store::SqliteStore::open_existing(&path).await?;

@@ -28,7 +28,7 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// The database: the fleet's `postgres://...` URL, or a SQLite file (default: the
-    /// configuration's `db`).
+    /// configuration's `[fleet] postgres`, else its `db`).
     #[arg(long, value_name = "URL|PATH")]
     pub db: Option<PathBuf>,
     /// Address to listen on (overrides `[http] listen`).
@@ -162,8 +162,11 @@ pub fn main(args: Args) -> anyhow::Result<i32> {
         anyhow::bail!("nothing to serve on: [http] listen is empty (pass --listen ADDR)");
     }
     let target = match &args.db {
-        Some(p) => DbTarget::from_arg(p)?,
-        None => DbTarget::Sqlite(cfg.db.clone()),
+        Some(p) => DbTarget::from_arg(
+            p,
+            crate::fleet::conn::PgTarget::from_config(&cfg.fleet).as_ref(),
+        ),
+        None => DbTarget::of_config(&cfg),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

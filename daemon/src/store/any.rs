@@ -5,12 +5,13 @@
 
 use std::path::{Path, PathBuf};
 
-use super::postgres::{redact_url, PgStore, PgTarget};
+use super::postgres::PgStore;
 use super::sqlite::SqliteWriter;
 use super::{
     EventPage, EventQuery, Observation, Selection, SqliteStore, Store, StoreError, StoreStats,
     SummaryBy, SummaryRow,
 };
+use crate::fleet::conn::PgTarget;
 use crate::pipeline::Checkpoint;
 
 /// Where the data is.
@@ -34,13 +35,30 @@ pub fn is_postgres_url(s: &str) -> bool {
 }
 
 impl DbTarget {
-    /// `--db VALUE`: a `postgres://` URL, else a file path.
-    pub fn from_arg(value: &Path) -> Result<DbTarget, StoreError> {
+    /// `--db VALUE`: a `postgres://` URL (password, TLS and CA from the URL, or from
+    /// `fleet` when that names the same URL), else a file path.
+    pub fn from_arg(value: &Path, fleet: Option<&PgTarget>) -> DbTarget {
         match value.to_str() {
             Some(s) if is_postgres_url(s) => {
-                Ok(DbTarget::Postgres(Box::new(PgTarget::from_url(s)?)))
+                let t = match fleet {
+                    Some(f) if f.url == s => f.clone(),
+                    _ => PgTarget {
+                        url: s.to_string(),
+                        ..PgTarget::default()
+                    },
+                };
+                DbTarget::Postgres(Box::new(t))
             }
-            _ => Ok(DbTarget::Sqlite(value.to_path_buf())),
+            _ => DbTarget::Sqlite(value.to_path_buf()),
+        }
+    }
+
+    /// The default of a read command without `--db`: the configuration's
+    /// `[fleet] postgres` when set, else its `db`.
+    pub fn of_config(cfg: &crate::config::Config) -> DbTarget {
+        match PgTarget::from_config(&cfg.fleet) {
+            Some(t) => DbTarget::Postgres(Box::new(t)),
+            None => DbTarget::Sqlite(cfg.db.clone()),
         }
     }
 
@@ -48,7 +66,7 @@ impl DbTarget {
     pub fn shown(&self) -> String {
         match self {
             DbTarget::Sqlite(p) => p.display().to_string(),
-            DbTarget::Postgres(t) => redact_url(t.url()),
+            DbTarget::Postgres(t) => t.redacted(),
         }
     }
 
@@ -164,19 +182,35 @@ mod tests {
 
     #[test]
     fn urls_and_paths() {
-        let t = DbTarget::from_arg(Path::new("/var/lib/x.db")).unwrap();
+        let t = DbTarget::from_arg(Path::new("/var/lib/x.db"), None);
         assert!(matches!(&t, DbTarget::Sqlite(p) if p == Path::new("/var/lib/x.db")));
-        let t = DbTarget::from_arg(Path::new(
-            "postgres://sw:s3cret@db.example:5432/fleet?sslmode=require",
-        ))
-        .unwrap();
+        let t = DbTarget::from_arg(
+            Path::new("postgres://sw:s3cret@db.example:5432/fleet?sslmode=require"),
+            None,
+        );
         assert!(t.is_postgres());
         let shown = format!("{t:?}");
         assert!(!shown.contains("s3cret"), "{shown}");
-        assert!(shown.contains("sw@db.example:5432/fleet"), "{shown}");
+        assert!(shown.contains("db.example:5432/fleet"), "{shown}");
         // A relative file that merely contains the word stays a file.
-        let t = DbTarget::from_arg(Path::new("postgres.db")).unwrap();
-        assert!(!t.is_postgres());
-        assert!(DbTarget::from_arg(Path::new("postgres://[::1")).is_err());
+        assert!(!DbTarget::from_arg(Path::new("postgres.db"), None).is_postgres());
+        // The configuration's password file goes with its own URL only.
+        let fleet = PgTarget {
+            url: "postgres://sw@db/fleet".into(),
+            password_file: Some("/etc/seccomp-watch/pg-password".into()),
+            ..PgTarget::default()
+        };
+        let DbTarget::Postgres(t) =
+            DbTarget::from_arg(Path::new("postgres://sw@db/fleet"), Some(&fleet))
+        else {
+            panic!("not postgres")
+        };
+        assert!(t.password_file.is_some());
+        let DbTarget::Postgres(t) =
+            DbTarget::from_arg(Path::new("postgres://other@db/x"), Some(&fleet))
+        else {
+            panic!("not postgres")
+        };
+        assert!(t.password_file.is_none());
     }
 }

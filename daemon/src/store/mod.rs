@@ -9,7 +9,7 @@
 //! `[fleet] postgres`, else its `db`). Nothing outside this module names sqlx types
 //! except the alerts hook, which the SQLite writer calls inside its transaction.
 
-mod any;
+pub mod any;
 pub mod postgres;
 pub mod sqlite;
 #[cfg(test)]
