@@ -52,7 +52,7 @@ corpus=bench/corpus-1m.log
 [ "$lines" != 1000000 ] && corpus=$work/corpus.log
 [ -f "$corpus" ] || python3 bench/gen-audit-log.py "$lines" "$corpus" >/dev/null
 db=$work/node.db
-"$bin" ingest --db "$db" "$corpus" >/dev/null 2>&1
+/usr/bin/time -f "%e %U %S" -o "$work/ingest-off.t" "$bin" ingest --db "$db" "$corpus" >/dev/null 2>&1
 events=$(sqlite3 "$db" "SELECT count(*) FROM events")
 echo "corpus: $lines lines, $events events in $db"
 
@@ -83,6 +83,19 @@ psql_ -d copy -c "\\copy events (node, time_ms, serial, record_node, kind, actor
 t1=$(date +%s.%N)
 copy_s=$(echo "$t1 - $t0" | bc -l)
 copied=$(psql_ -d copy -At -c "SELECT count(*) FROM events")
+
+# 4. What the write log costs the writer: the same ingest into a database whose
+# replication is on (its trigger appends every stored event to fleet_log).
+psql_ -d postgres -c "CREATE DATABASE logon"
+db2=$work/node-logon.db
+"$bin" ingest --db "$db2" /dev/null >/dev/null 2>&1 || true
+"$bin" fleet push --db "$(url logon)" --from "$db2" --node logon >/dev/null 2>&1
+/usr/bin/time -f "%e %U %S" -o "$work/ingest-on.t" "$bin" ingest --db "$db2" "$corpus" >/dev/null 2>&1
+logged=$(sqlite3 "$db2" "SELECT count(*) FROM fleet_log")
+read -r off_e off_u off_s < "$work/ingest-off.t"
+read -r on_e on_u on_s < "$work/ingest-on.t"
+printf '\ningest, replication off: %6.2f s wall, %6.2f s CPU (%.2f us CPU/event)\n' "$off_e" "$(echo "$off_u + $off_s" | bc -l)" "$(echo "($off_u + $off_s) * 1000000 / $events" | bc -l)"
+printf 'ingest, replication on:  %6.2f s wall, %6.2f s CPU (%.2f us CPU/event; %d events logged)\n' "$on_e" "$(echo "$on_u + $on_s" | bc -l)" "$(echo "($on_u + $on_s) * 1000000 / $events" | bc -l)" "$logged"
 
 printf '\n%-44s %10s %9s %12s\n' "method" "events" "seconds" "events/s"
 printf '%-44s %10d %9.2f %12.0f\n' "seccomp-watch fleet push (COPY+ON CONFLICT)" "$shipped" "$push_s" "$(echo "$shipped / $push_s" | bc -l)"

@@ -8,7 +8,9 @@
 //! - a private cluster (initdb + pg_ctl on a free port, stopped and started by its pid:
 //!   the shared one is never touched) down for 30 s during a burst: the lag metric rises
 //!   and falls, nothing lost, nothing twice;
-//! - a node SIGKILLed mid-replication and restarted: nothing lost, nothing twice.
+//! - a node SIGKILLed mid-replication and restarted: nothing lost, nothing twice;
+//! - `fleet push` again after the local write log was rebuilt (every event queued anew):
+//!   PostgreSQL keeps each event once (the fast COPY path falls back on the key).
 
 mod support;
 
@@ -598,4 +600,74 @@ fn a_node_sigkilled_mid_replication_loses_nothing_and_stores_nothing_twice() {
         keys.len(),
         "the restarted node inserted exactly what was missing"
     );
+}
+
+#[test]
+fn fleet_push_of_a_rebuilt_write_log_stores_nothing_twice() {
+    let t = "fleet_push_of_a_rebuilt_write_log_stores_nothing_twice";
+    let Some(admin) = postgres_or_skip(t) else {
+        return;
+    };
+    let pg = TestDb::create(&admin, "push");
+    let url = pg.url_with_password();
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("audit.log");
+    let db = tmp.path().join("node.db");
+    append(&log, "push", now_ms() - 10_000, 1, 5000);
+    let sw = |args: &[&str]| {
+        let out = Command::new(seccomp_watch_tests::bin())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let dbs = db.to_str().unwrap();
+    sw(&["ingest", "--db", dbs, log.to_str().unwrap()]);
+    let push = [
+        "fleet",
+        "push",
+        "--db",
+        &url,
+        "--from",
+        dbs,
+        "--node",
+        "push",
+        "--batch-size",
+        "700",
+    ];
+    let out = sw(&push);
+    assert!(
+        out.contains("5000 event(s) inserted, 0 already there"),
+        "{out}"
+    );
+    // The local log rebuilt (replication switched off and on: every event queued again,
+    // with new log positions): PostgreSQL keeps each event once.
+    rt().block_on(async {
+        let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(&db);
+        let mut c = sqlx::SqliteConnection::connect_with(&opts).await.unwrap();
+        sqlx::query("DROP TRIGGER fleet_log_events")
+            .execute(&mut c)
+            .await
+            .unwrap();
+        let _ = c.close().await;
+    });
+    let out = sw(&push);
+    assert!(
+        out.contains("0 event(s) inserted, 5000 already there"),
+        "{out}"
+    );
+    // More events after that: only they are new.
+    append(&log, "push", now_ms(), 100_000, 300);
+    sw(&["ingest", "--db", dbs, log.to_str().unwrap()]);
+    let out = sw(&push);
+    assert!(
+        out.contains("300 event(s) inserted, 0 already there"),
+        "{out}"
+    );
+    let (pk, pn, pa) = pg_node(&url, "push");
+    let (lk, _, la) = sqlite_node(&db);
+    assert_eq!(pn, 5300);
+    assert_eq!(pk, lk);
+    assert_eq!(pa, la);
 }

@@ -66,6 +66,8 @@ pub struct AggRow {
 /// What one replication round ships, read in one snapshot.
 #[derive(Debug, Default)]
 pub struct Batch {
+    /// fleet_log rows from here up to `last_seq` are covered (0 when none).
+    pub first_seq: i64,
     /// fleet_log rows up to here are covered (0 when none).
     pub last_seq: i64,
     pub events: Vec<EvRow>,
@@ -94,6 +96,7 @@ impl Batch {
     /// Nothing to ship but the loss counters.
     pub fn is_idle(&self) -> bool {
         self.last_seq == 0
+            && self.first_seq == 0
             && self.events.is_empty()
             && self.strings.is_empty()
             && self.kinds.is_empty()
@@ -284,6 +287,9 @@ impl Local {
         b.events.reserve(rows.len());
         for r in &rows {
             b.last_seq = r.try_get(0)?;
+            if b.first_seq == 0 {
+                b.first_seq = b.last_seq;
+            }
             let kind: Option<i64> = r.try_get(4)?;
             let Some(kind) = kind else {
                 b.missing += 1;

@@ -1,6 +1,8 @@
 //! The PostgreSQL side of replication: one [`Batch`] in ONE transaction. Events go in by
-//! `COPY` into a temporary staging table, then `INSERT ... SELECT ... ON CONFLICT DO
-//! NOTHING` on their (node, time_ms, serial, record_node) key; dictionaries, profiles,
+//! `COPY`: straight into `events` when the batch lies after the node's shipped position
+//! (a key already there aborts it: then again the slow way), else into a temporary staging
+//! table, then `INSERT ... SELECT ... ON CONFLICT DO NOTHING` on their (node, time_ms,
+//! serial, record_node) key; dictionaries, profiles,
 //! alerts, aggregates and losses by multi-row upserts that a replay leaves unchanged. So
 //! a batch is either not in PostgreSQL yet or in it exactly once, however often it is
 //! sent.
@@ -23,6 +25,12 @@ fn pg_text(s: &str) -> String {
     }
 }
 
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|c| c == "23505")
+}
+
 /// What one shipped batch did in PostgreSQL.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Shipped {
@@ -42,6 +50,9 @@ pub struct Shipper {
     /// partition, which retention also empties).
     back_days: i64,
     copy_buf: String,
+    /// The node's log position PostgreSQL has (nodes.shipped_seq): a batch entirely
+    /// after it was never committed, so its events go straight into `events` by COPY.
+    shipped_seq: i64,
 }
 
 impl Shipper {
@@ -70,7 +81,12 @@ impl Shipper {
         )
         .execute(&mut conn)
         .await?;
+        let shipped_seq: i64 = sqlx::query_scalar("SELECT shipped_seq FROM nodes WHERE id = $1")
+            .bind(node_id)
+            .fetch_one(&mut conn)
+            .await?;
         Ok(Shipper {
+            shipped_seq,
             conn,
             node_id,
             days: HashSet::default(),
@@ -105,9 +121,27 @@ impl Shipper {
         Ok(())
     }
 
-    /// Ships `b` in one transaction.
+    /// Ships `b` in one transaction. A batch after the node's shipped position takes the
+    /// fast path (COPY straight into `events`); should any of its keys be there after all
+    /// (the local log was rebuilt, or another process ships the same node), the unique
+    /// key aborts that transaction and the batch goes again by the staging table.
     pub async fn ship(&mut self, b: &Batch) -> Result<Shipped, sqlx::Error> {
         self.partitions(b).await?;
+        let direct = b.first_seq > self.shipped_seq;
+        let r = match self.ship_tx(b, direct).await {
+            Err(e) if direct && is_unique_violation(&e) => {
+                tracing::debug!("fleet: some events of the batch were there already: {e}");
+                self.ship_tx(b, false).await
+            }
+            r => r,
+        };
+        if r.is_ok() {
+            self.shipped_seq = self.shipped_seq.max(b.last_seq);
+        }
+        r
+    }
+
+    async fn ship_tx(&mut self, b: &Batch, direct: bool) -> Result<Shipped, sqlx::Error> {
         let node = self.node_id;
         let mut tx = self.conn.begin().await?;
 
@@ -228,13 +262,15 @@ impl Shipper {
             .await?;
         }
 
-        // Events: COPY into the staging table, then insert the new ones.
+        // Events: COPY into `events` (fast path) or into the staging table, then insert
+        // the new ones.
         let mut shipped = Shipped::default();
         if !b.events.is_empty() {
+            let into = if direct { "events" } else { "sw_stage" };
             let mut copy = tx
-                .copy_in_raw(
-                    "COPY sw_stage (node, time_ms, serial, record_node, kind, actor, pid, ip, attrib) FROM STDIN",
-                )
+                .copy_in_raw(&format!(
+                    "COPY {into} (node, time_ms, serial, record_node, kind, actor, pid, ip, attrib) FROM STDIN"
+                ))
                 .await?;
             let buf = &mut self.copy_buf;
             for chunk in b.events.chunks(8192) {
@@ -258,15 +294,19 @@ impl Shipper {
                     return Err(e);
                 }
             }
-            copy.finish().await?;
-            let inserted = sqlx::query(
+            let copied = copy.finish().await?;
+            let inserted = if direct {
+                copied
+            } else {
+                sqlx::query(
                 "INSERT INTO events (node, time_ms, serial, record_node, kind, actor, pid, ip, attrib) \
                  SELECT node, time_ms, serial, record_node, kind, actor, pid, ip, attrib FROM sw_stage \
                  ON CONFLICT DO NOTHING",
             )
             .execute(&mut *tx)
             .await?
-            .rows_affected();
+            .rows_affected()
+            };
             shipped.inserted = inserted;
             shipped.duplicates = (b.events.len() as u64).saturating_sub(inserted);
         }
