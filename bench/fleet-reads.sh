@@ -63,7 +63,7 @@ SELECT sw_ensure_event_partitions($T0, $T0 + 7 * 86400000);
 INSERT INTO events (node, time_ms, serial, record_node, kind, actor, pid, ip, attrib)
   SELECT (i % 3) + 1, $T0 + i * $STEP, i, 0, ((i * 7919) % 300) + 1, (i % 20) + 1, 1000 + i % 50,
          NULL, CASE WHEN i % 2 = 0 THEN 1 ELSE ((i / 2) % 49) + 2 END
-  FROM generate_series(1, $EVENTS) i;
+  FROM generate_series(1::bigint, $EVENTS::bigint) i;
 INSERT INTO aggregates (node, workload, arch, syscall_nr, action, count, first_seen, last_seen)
   SELECT e.node, s.s, k.arch, k.syscall_nr, k.code & 4294901760, count(*), min(e.time_ms), max(e.time_ms)
   FROM events e

@@ -282,7 +282,7 @@ fn three_nodes_replicate_every_event_exactly_once() {
         .unwrap();
     assert!(out.status.success(), "fleet migrate: {out:?}");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("schema version 1"), "{stdout}");
+    assert!(stdout.contains("schema version 2"), "{stdout}");
     assert!(
         !stdout.contains(&pg.password),
         "the password is never printed"
