@@ -6,24 +6,32 @@
 # usage: bench/run-parse-bench.sh [FILE]   (default bench/corpus-1m.log, generated if missing)
 #   BASE_BIN=PATH: also measure another build of seccomp-watch (e.g. main's release build)
 #   side by side, alternating runs; ROUNDS=N runs of each (default 3).
+#   THIS_BIN=PATH: measure that build as "this" instead of building target/release (e.g.
+#   a build of another worktree; no cargo build then).
+#   Each run also prints the CPU seconds (user+sys): on a loaded machine wall time
+#   measures the load, CPU time the parser.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FILE=$(realpath -m "${1:-bench/corpus-1m.log}")
 [ -f "$FILE" ] || python3 bench/gen-audit-log.py 1000000 "$FILE"
 LINES=$(wc -l < "$FILE")
-cargo build -q --release -p seccomp-watch
-BIN=target/release/seccomp-watch
+if [ -n "${THIS_BIN:-}" ]; then
+  BIN=$THIS_BIN
+else
+  cargo build -q --release -p seccomp-watch
+  BIN=target/release/seccomp-watch
+fi
 
 measure() { # name, command...
   local name=$1; shift
   local tf
   tf=$(mktemp)
-  /usr/bin/time -o "$tf" -f '%e %M' "$@" >/dev/null 2>/dev/null || true
-  local out secs rss
-  out=$(tail -1 "$tf"); rm -f "$tf"
-  secs=${out% *}; rss=${out#* }
-  awk -v n="$name" -v s="$secs" -v r="$rss" -v l="$LINES" \
-    'BEGIN { printf "%-42s %7.2f s  %6.2f M lines/s  peak RSS %7.1f MB\n", n, s, (s > 0 ? l / s / 1e6 : 0), r / 1024 }'
+  /usr/bin/time -o "$tf" -f '%e %U %S %M' "$@" >/dev/null 2>/dev/null || true
+  local secs user sys rss
+  read -r secs user sys rss < <(tail -1 "$tf"); rm -f "$tf"
+  awk -v n="$name" -v s="$secs" -v c="$user $sys" -v r="$rss" -v l="$LINES" \
+    'BEGIN { split(c, cs, " "); cpu = cs[1] + cs[2];
+             printf "%-42s %7.2f s  %6.2f M lines/s  cpu %6.2f s  peak RSS %7.1f MB\n", n, s, (s > 0 ? l / s / 1e6 : 0), cpu, r / 1024 }'
 }
 
 echo "corpus: $FILE ($LINES lines, $(du -h "$FILE" | cut -f1))"
