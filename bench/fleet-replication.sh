@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Side by side, in one run: replication of the 1M-line corpus (bench/gen-audit-log.py,
 # ~850k SECCOMP events) from one node's SQLite into a local PostgreSQL with
-# `seccomp-watch fleet push` (what the daemon's replicator does: COPY into a staging table,
+# `seccomp-watch fleet push` (what the daemon's replicator does: COPY straight into events, or into a staging table,
 # INSERT ... ON CONFLICT DO NOTHING, dictionaries, aggregates, cursor), beside
 # `psql -c "\copy events ... CSV"` of the same rows into the same table shape (the
 # partitioned events table of migrations/postgres with its key and indexes): the engine's
@@ -98,7 +98,7 @@ printf '\ningest, replication off: %6.2f s wall, %6.2f s CPU (%.2f us CPU/event)
 printf 'ingest, replication on:  %6.2f s wall, %6.2f s CPU (%.2f us CPU/event; %d events logged)\n' "$on_e" "$(echo "$on_u + $on_s" | bc -l)" "$(echo "($on_u + $on_s) * 1000000 / $events" | bc -l)" "$logged"
 
 printf '\n%-44s %10s %9s %12s\n' "method" "events" "seconds" "events/s"
-printf '%-44s %10d %9.2f %12.0f\n' "seccomp-watch fleet push (COPY+ON CONFLICT)" "$shipped" "$push_s" "$(echo "$shipped / $push_s" | bc -l)"
+printf '%-44s %10d %9.2f %12.0f\n' "seccomp-watch fleet push (the replicator)" "$shipped" "$push_s" "$(echo "$shipped / $push_s" | bc -l)"
 printf '%-44s %10d %9.2f %12.0f\n' "  same push replayed (all duplicates)" "$events" "$replay_s" "$(echo "$events / $replay_s" | bc -l)"
 printf '%-44s %10d %9.2f %12.0f\n' "psql \\copy CSV (same table shape)" "$copied" "$copy_s" "$(echo "$copied / $copy_s" | bc -l)"
 printf '\nreplicator / \\copy rate: %.0f%%   (push CPU user+sys: %s s)\n' \
