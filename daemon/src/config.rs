@@ -324,9 +324,10 @@ pub struct SinkConfig {
     /// Only alerts of these rules (all when empty).
     #[serde(default)]
     pub rules: Vec<String>,
-    /// Only alerts of these workloads (globs; all when empty).
+    /// Only alerts of these workloads (globs; all when empty). Spanned: a glob that cannot
+    /// match any workload key is an error with its line.
     #[serde(default)]
-    pub workloads: Vec<String>,
+    pub workloads: Vec<toml::Spanned<String>>,
     /// HMAC secret (webhook), token (splunk_hec, bearer): from a file or an env variable.
     pub secret_file: Option<PathBuf>,
     pub secret_env: Option<String>,
@@ -374,11 +375,11 @@ impl Config {
     pub fn parse(text: &str) -> anyhow::Result<Config> {
         let cfg: Config =
             toml::from_str(text).map_err(|e| anyhow::anyhow!(toml_error(text, &e)))?;
-        cfg.validate()?;
+        cfg.validate(text)?;
         Ok(cfg)
     }
 
-    fn validate(&self) -> anyhow::Result<()> {
+    fn validate(&self, text: &str) -> anyhow::Result<()> {
         for s in &self.sources {
             if !matches!(s.as_str(), "netlink" | "audit-log" | "kmsg") {
                 bail!("sources: unknown source {s:?} (netlink, audit-log, kmsg)");
@@ -423,6 +424,18 @@ impl Config {
                 "info" | "low" | "medium" | "high" | "critical"
             ) {
                 bail!("sinks[{i}]: min_severity must be info, low, medium, high or critical");
+            }
+            for w in &s.workloads {
+                let line = text[..w.span().start.min(text.len())].matches('\n').count() + 1;
+                match rules::engine::glob::Glob::new(w.get_ref()) {
+                    Err(e) => bail!("line {line}: sinks[{i}].workloads: bad glob {:?}: {e}", w.get_ref()),
+                    Ok(g) if !g.can_match_workload_key() => bail!(
+                        "line {line}: sinks[{i}].workloads: glob {:?} cannot match any workload key (keys look like {})",
+                        w.get_ref(),
+                        rules::engine::glob::WORKLOAD_KEY_FORMS
+                    ),
+                    Ok(_) => {}
+                }
             }
             if s.kind == "syslog" && s.address.is_none() || s.kind != "syslog" && s.url.is_none() {
                 bail!(
@@ -540,6 +553,54 @@ mod tests {
         assert_eq!(c.db, PathBuf::from(DEFAULT_DB));
         assert_eq!(c.retention_days, 30);
         assert!(c.netlink.rcvbuf_bytes >= 32 << 20);
+    }
+
+    #[test]
+    fn a_sink_workload_glob_that_matches_no_key_is_rejected_with_the_line() {
+        let text = "[[sinks]]\ntype = \"webhook\"\nurl = \"http://127.0.0.1:1/\"\nworkloads = [\n  \"k8s:prod/*\",\n  \"k8s/prod/*\",\n]\n";
+        let msg = format!("{:#}", Config::parse(text).unwrap_err());
+        assert!(
+            msg.contains("line 6") && msg.contains("\"k8s/prod/*\" cannot match any workload key"),
+            "{msg}"
+        );
+        let c = Config::parse(&text.replace("  \"k8s/prod/*\",\n", "")).unwrap();
+        assert_eq!(c.sinks[0].workloads[0].get_ref(), "k8s:prod/*");
+        let msg = format!(
+            "{:#}",
+            Config::parse(&text.replace("k8s/prod/*", "web-[0-9")).unwrap_err()
+        );
+        assert!(msg.contains("line 6") && msg.contains("bad glob"), "{msg}");
+    }
+
+    /// The example config, with its commented sink tables switched on, loads: its globs
+    /// match workload keys.
+    #[test]
+    fn the_example_config_with_its_sinks_enabled_loads() {
+        let text = include_str!("../../packaging/config.toml");
+        let on: String = text
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(rest)
+                    if rest.starts_with("[[sinks]]")
+                        || rest.split_once(" = ").is_some_and(|(k, _)| {
+                            !k.contains(' ') && !k.is_empty() && !k.starts_with('#')
+                        }) && in_sinks(text, l) =>
+                {
+                    rest.split("   #").next().unwrap().to_string()
+                }
+                _ => l.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let c = Config::parse(&on).unwrap_or_else(|e| panic!("{e:#}\n{on}"));
+        assert!(c.sinks.len() >= 4, "{}", c.sinks.len());
+        assert!(c.sinks.iter().any(|s| !s.workloads.is_empty()));
+    }
+
+    /// True when line `l` of `text` comes after the first commented `[[sinks]]` table.
+    fn in_sinks(text: &str, l: &str) -> bool {
+        let first = text.find("# [[sinks]]").unwrap();
+        text[first..].contains(l)
     }
 
     #[test]

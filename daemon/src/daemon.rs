@@ -299,7 +299,18 @@ pub async fn run_with(
         .name("enrich".into())
         .spawn(move || {
             let _alive = ClearOnDrop(enrich_alive);
+            let probes = crate::probe_marks::ProbeFilter::default();
             while let Some(mut b) = src_rx.blocking_recv() {
+                // doctor's live probe is a check, not an event (crate::probe_marks).
+                let before = b.events.len();
+                b.events.retain(|e| !probes.is_probe(e));
+                let probe_records = (before - b.events.len()) as u64;
+                if probe_records > 0 {
+                    crate::metrics::metrics()
+                        .probe_records
+                        .inc_by(probe_records);
+                    tracing::debug!("{probe_records} record(s) of doctor's live probe not stored");
+                }
                 if let Some(n) = &node {
                     for e in b.events.iter_mut().filter(|e| e.node.is_none()) {
                         e.node = Some(n.clone());

@@ -16,6 +16,7 @@ pub mod lines;
 pub mod logging;
 pub mod metrics;
 pub mod pipeline;
+pub mod probe_marks;
 pub mod profile_io;
 pub mod query;
 pub mod records;

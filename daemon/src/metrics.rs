@@ -50,6 +50,8 @@ pub struct Metrics {
     pub audit_status_up: IntGauge,
     /// Container metadata lookups that met runtime state the daemon may not read.
     pub runtime_state_unreadable: IntCounter,
+    /// Records of `doctor`'s live probe, recognised and kept out of the store.
+    pub probe_records: IntCounter,
     /// Sources running (1) or not (0), by source.
     pub source_up: IntGaugeVec,
     /// Attribution results: `resolved` or `unresolved`, by method.
@@ -301,6 +303,11 @@ impl Metrics {
             audit_status_up: int_gauge(&r, "seccomp_watch_kernel_audit_status_up", "1 while the kernel's audit status (AUDIT_GET) is read; 0 when it cannot be, and the kernel_audit_* gauges are left out."),
             runtime_state_unreadable: {
                 let c = IntCounter::new("seccomp_watch_runtime_state_unreadable_total", "Container metadata lookups that met runtime state the daemon may not read (names, images and profiles lost).").expect("valid");
+                r.register(Box::new(c.clone())).expect("unique");
+                c
+            },
+            probe_records: {
+                let c = IntCounter::new("seccomp_watch_probe_records_total", "Records of doctor's live probe (marked by root in /run/seccomp-watch-probes), kept out of the store.").expect("valid");
                 r.register(Box::new(c.clone())).expect("unique");
                 c
             },

@@ -178,6 +178,54 @@ pub fn workload_key(
     }
 }
 
+/// One part of a workload key's shape (see [`key_shapes`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyPart {
+    /// These characters.
+    Lit(&'static str),
+    /// A user id: one or more ASCII digits.
+    Uid,
+    /// A Kubernetes or compose name: any run of characters without `/` (possibly empty).
+    Name,
+    /// The rest: one or more characters of any kind (image repositories, unit names,
+    /// paths).
+    Rest,
+}
+
+/// Every shape a workload key can have (see the module documentation), for checking at
+/// load time that a glob of a rule or a sink can match at least one key. `other` and
+/// `exe:other` are metric labels, not keys.
+pub fn key_shapes() -> Vec<Vec<KeyPart>> {
+    use KeyPart::*;
+    let mut shapes = vec![
+        vec![Lit("k8s:"), Name, Lit("/"), Name, Lit("/"), Name],
+        vec![Lit("compose:"), Name, Lit("/"), Name],
+        vec![Lit("compose@"), Uid, Lit(":"), Name, Lit("/"), Name],
+        // Rootless Podman.
+        vec![Lit("podman@"), Uid, Lit(":"), Rest],
+        vec![Lit("unit:"), Rest],
+        vec![Lit("exe:"), Rest],
+        vec![Lit("unknown")],
+    ];
+    for rt in RUNTIME_KINDS {
+        shapes.push(vec![Lit(rt), Lit(":"), Rest]);
+    }
+    shapes
+}
+
+/// The runtime names that start container keys (`RUNTIME:...`): [`crate::cgroup::Runtime`]'s
+/// names, the form attribution writes.
+const RUNTIME_KINDS: [&str; 8] = [
+    "docker",
+    "podman",
+    "containerd",
+    "cri-o",
+    "nerdctl",
+    "lxc",
+    "nspawn",
+    "cri",
+];
+
 /// The name of a pod's owner: the pod name without its controller's suffixes.
 pub fn pod_owner(pod: &str) -> &str {
     let Some((head, last)) = pod.rsplit_once('-') else {
@@ -213,6 +261,16 @@ pub fn pod_owner(pod: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_key_shapes_name_every_runtime() {
+        let names: Vec<&str> = crate::cgroup::Runtime::ALL
+            .iter()
+            .map(|r| r.name())
+            .collect();
+        assert_eq!(names, RUNTIME_KINDS);
+        assert!(key_shapes().len() > RUNTIME_KINDS.len());
+    }
 
     #[test]
     fn pod_owners() {

@@ -104,7 +104,10 @@ impl SinkFilter {
         let workloads = c
             .workloads
             .iter()
-            .map(|w| Glob::new(w).with_context(|| format!("workloads: bad glob {w:?}")))
+            .map(|w| {
+                let w = w.get_ref();
+                Glob::new(w).with_context(|| format!("workloads: bad glob {w:?}"))
+            })
             .collect::<anyhow::Result<Vec<Glob>>>()?;
         Ok(SinkFilter {
             min_severity,

@@ -5,6 +5,8 @@
 
 use std::fmt;
 
+use parsers::workload::{key_shapes, KeyPart};
+
 /// Why a glob is invalid.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GlobError {
@@ -99,6 +101,188 @@ impl Glob {
             Shape::General(toks) => general_match(toks, s),
         }
     }
+}
+
+impl Glob {
+    /// True when at least one string of `shape` (a workload key shape of
+    /// [`parsers::workload::key_shapes`]) matches the glob: the glob's automaton and the
+    /// shape's are intersected and searched for a common accepted string.
+    pub fn can_match_shape(&self, shape: &[KeyPart]) -> bool {
+        let toks = tokenize(&self.text).expect("a compiled glob tokenizes");
+        intersects(&Nfa::of_glob(&toks), &Nfa::of_shape(shape))
+    }
+
+    /// True when the glob can match some workload key (`k8s:NS/POD/CONTAINER`,
+    /// `compose:P/S`, `RUNTIME:...`, `unit:...`, `exe:...`, `unknown`): a glob for which
+    /// this is false can never match an event's workload (`k8s/prod/*`).
+    pub fn can_match_workload_key(&self) -> bool {
+        key_shapes().iter().any(|s| self.can_match_shape(s))
+    }
+}
+
+/// What `workloads = [...]` globs must look like, for error messages.
+pub const WORKLOAD_KEY_FORMS: &str = "k8s:NAMESPACE/POD/CONTAINER, compose:PROJECT/SERVICE, \
+docker:IMAGE, podman:IMAGE, podman@UID:IMAGE, containerd:IMAGE, cri-o:IMAGE, unit:NAME, \
+exe:PATH or unknown";
+
+/// A set of characters as sorted, disjoint, inclusive ranges of code points.
+type CharSet = Vec<(u32, u32)>;
+
+const MAX_CHAR: u32 = char::MAX as u32;
+
+fn any_char() -> CharSet {
+    vec![(0, MAX_CHAR)]
+}
+
+fn one_char(c: char) -> CharSet {
+    vec![(c as u32, c as u32)]
+}
+
+/// The characters outside `ranges` (which may overlap and be unsorted).
+fn complement(ranges: &[(u32, u32)]) -> CharSet {
+    let mut r: Vec<(u32, u32)> = ranges.to_vec();
+    r.sort_unstable();
+    let mut out = Vec::new();
+    let mut next = 0u32;
+    for (lo, hi) in r {
+        if lo > next {
+            out.push((next, lo - 1));
+        }
+        next = next.max(hi.saturating_add(1));
+    }
+    if next <= MAX_CHAR {
+        out.push((next, MAX_CHAR));
+    }
+    out
+}
+
+fn overlaps(a: &CharSet, b: &CharSet) -> bool {
+    a.iter()
+        .any(|&(alo, ahi)| b.iter().any(|&(blo, bhi)| alo <= bhi && blo <= ahi))
+}
+
+/// A nondeterministic automaton: edges on character sets, epsilon edges, one accepting
+/// state.
+struct Nfa {
+    edges: Vec<Vec<(CharSet, usize)>>,
+    eps: Vec<Vec<usize>>,
+    accept: usize,
+}
+
+impl Nfa {
+    fn new() -> Nfa {
+        Nfa {
+            edges: vec![Vec::new()],
+            eps: vec![Vec::new()],
+            accept: 0,
+        }
+    }
+
+    fn state(&mut self) -> usize {
+        self.edges.push(Vec::new());
+        self.eps.push(Vec::new());
+        self.edges.len() - 1
+    }
+
+    /// Appends "one character of `set`" after state `cur`; returns the new state.
+    fn step(&mut self, cur: usize, set: CharSet) -> usize {
+        let n = self.state();
+        self.edges[cur].push((set, n));
+        n
+    }
+
+    /// Appends "any run of characters of `set`" (`at_least_one`: one or more).
+    fn repeat(&mut self, cur: usize, set: CharSet, at_least_one: bool) -> usize {
+        let n = self.state();
+        self.edges[n].push((set.clone(), n));
+        if at_least_one {
+            self.edges[cur].push((set, n));
+        } else {
+            self.eps[cur].push(n);
+        }
+        n
+    }
+
+    fn of_glob(toks: &[Tok]) -> Nfa {
+        let mut a = Nfa::new();
+        let mut cur = 0;
+        for t in toks {
+            cur = match t {
+                Tok::Lit(l) => l.chars().fold(cur, |c, ch| a.step(c, one_char(ch))),
+                Tok::One => a.step(cur, any_char()),
+                Tok::Star => a.repeat(cur, any_char(), false),
+                Tok::Class { negated, ranges } => {
+                    let r: Vec<(u32, u32)> = ranges
+                        .iter()
+                        .map(|&(lo, hi)| (lo as u32, hi as u32))
+                        .collect();
+                    let set = if *negated {
+                        complement(&r)
+                    } else {
+                        complement(&complement(&r))
+                    };
+                    a.step(cur, set)
+                }
+            };
+        }
+        a.accept = cur;
+        a
+    }
+
+    fn of_shape(shape: &[KeyPart]) -> Nfa {
+        let mut a = Nfa::new();
+        let mut cur = 0;
+        for p in shape {
+            cur = match p {
+                KeyPart::Lit(l) => l.chars().fold(cur, |c, ch| a.step(c, one_char(ch))),
+                KeyPart::Uid => a.repeat(cur, vec![('0' as u32, '9' as u32)], true),
+                KeyPart::Name => a.repeat(cur, complement(&[('/' as u32, '/' as u32)]), false),
+                KeyPart::Rest => a.repeat(cur, any_char(), true),
+            };
+        }
+        a.accept = cur;
+        a
+    }
+
+    /// `s` and every state reachable from it by epsilon edges.
+    fn closure(&self, s: usize, out: &mut Vec<usize>) {
+        let mut stack = vec![s];
+        while let Some(x) = stack.pop() {
+            if !out.contains(&x) {
+                out.push(x);
+                stack.extend(&self.eps[x]);
+            }
+        }
+    }
+}
+
+/// True when some string is accepted by both automata (a search of their product).
+fn intersects(a: &Nfa, b: &Nfa) -> bool {
+    let mut seen = std::collections::HashSet::new();
+    let mut work = vec![(0usize, 0usize)];
+    while let Some((x, y)) = work.pop() {
+        let (mut xs, mut ys) = (Vec::new(), Vec::new());
+        a.closure(x, &mut xs);
+        b.closure(y, &mut ys);
+        for &x in &xs {
+            for &y in &ys {
+                if !seen.insert((x, y)) {
+                    continue;
+                }
+                if x == a.accept && y == b.accept {
+                    return true;
+                }
+                for (sa, nx) in &a.edges[x] {
+                    for (sb, ny) in &b.edges[y] {
+                        if overlaps(sa, sb) {
+                            work.push((*nx, *ny));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    false
 }
 
 fn tokenize(p: &str) -> Result<Vec<Tok>, GlobError> {
@@ -340,6 +524,58 @@ mod tests {
         assert!(m("ab*ba", "abba"));
         assert!(m("*x*y", "axbxy"));
         assert!(!m("*x*y", "axbx"));
+    }
+
+    #[test]
+    fn globs_that_cannot_match_a_workload_key() {
+        let can = |p: &str| Glob::new(p).unwrap().can_match_workload_key();
+        for ok in [
+            "*",
+            "k8s:prod/*",
+            "k8s:*",
+            "k8s:prod/cart/api",
+            "k8s:*/cart/*",
+            "k8s:prod/[a-z]*",
+            "*cart*",
+            "*/api",
+            "compose:shop/*",
+            "compose@1000:shop/cart",
+            "podman@1000:*",
+            "docker:registry.example:5000/shop/cart",
+            "docker:*",
+            "d*",
+            "?8s:prod/*",
+            "unit:nginx.service",
+            "unit:user@1000.service/*",
+            "exe:/usr/bin/*",
+            "unknown",
+            "unk*",
+            "cri-o:*",
+            "[ek]*",
+        ] {
+            assert!(can(ok), "{ok} can match a key");
+        }
+        for bad in [
+            "k8s/prod/*",
+            "prod/*",
+            "k8s:prod",
+            "k8s:prod/cart",
+            "k8s:a/b/c/d",
+            "k8s:prod/cart/api/*",
+            "compose:shop",
+            "compose@x:shop/cart",
+            "docker@1000:*",
+            "podman@:x",
+            "docker:",
+            "exe:",
+            "unknown2",
+            "other",
+            "[xyz]*",
+            "/usr/bin/*",
+            "nginx",
+        ] {
+            assert!(!can(bad), "{bad} cannot match any key");
+        }
     }
 
     #[test]

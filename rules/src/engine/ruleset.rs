@@ -326,6 +326,14 @@ impl Ctx<'_> {
         }
         for g in list.get_ref() {
             match Glob::new(g.get_ref()) {
+                Ok(glob) if key == "workloads" && !glob.can_match_workload_key() => self.err(
+                    g.span().start,
+                    format!(
+                        "workloads: glob {:?} cannot match any workload key (keys look like {})",
+                        g.get_ref(),
+                        super::glob::WORKLOAD_KEY_FORMS
+                    ),
+                ),
                 Ok(glob) => out.push(glob),
                 Err(e) => self.err(
                     g.span().start,
@@ -786,6 +794,27 @@ workloads = ["k8s:prod/debug/*"]
         assert_eq!(r.except.len(), 1);
         assert_eq!(r.line, 6);
         assert_eq!(rs.groups()[0].0, "escape");
+    }
+
+    #[test]
+    fn a_workload_glob_that_matches_no_key_is_an_error_with_its_line() {
+        let e = errs(
+            "[[rule]]\nname = \"a\"\nseverity = \"low\"\nworkloads = [\"k8s:prod/*\", \"k8s/prod/*\"]\n\n[[rule.except]]\nworkloads = [\"prod\"]\n",
+        );
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert_eq!(e[0].line, Some(4), "{e:?}");
+        assert!(
+            e[0].message
+                .contains("\"k8s/prod/*\" cannot match any workload key")
+                && e[0].message.contains("k8s:NAMESPACE/POD/CONTAINER"),
+            "{e:?}"
+        );
+        assert_eq!(e[1].line, Some(7), "{e:?}");
+        // Globs of other keys are not workload keys.
+        assert!(RuleSet::parse(
+            "[[rule]]\nname = \"a\"\nseverity = \"low\"\ncontainers = [\"prod\"]\n"
+        )
+        .is_ok());
     }
 
     #[test]

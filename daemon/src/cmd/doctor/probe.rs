@@ -2,7 +2,10 @@
 //! SECCOMP record must arrive on the audit multicast socket.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::Path;
 use std::time::{Duration, Instant};
+
+use crate::probe_marks;
 
 use super::report::{f, Level, Report};
 
@@ -11,14 +14,17 @@ const READLOG_GROUP_MASK: u32 = 1;
 const AUDIT_SECCOMP: u16 = 1326;
 
 pub(super) fn check_probe(r: &mut Report) {
-    match probe_netlink(Duration::from_secs(3)) {
-        Ok(Some(ms)) => r.push(f(
+    match probe(Duration::from_secs(3)) {
+        Ok(Probe { ms: Some(ms), unmarked }) => r.push(f(
             "live-probe",
             Level::Ok,
-            format!("a test process's logged syscall arrived as a SECCOMP record over netlink in {ms} ms"),
+            format!(
+                "a test process's logged syscall arrived as a SECCOMP record over netlink in {ms} ms{}",
+                unmarked.map(|u| format!(" ({u}: a running daemon stores it as an event)")).unwrap_or_default()
+            ),
             None,
         )),
-        Ok(None) => r.push(f(
+        Ok(Probe { ms: None, .. }) => r.push(f(
             "live-probe",
             Level::Warn,
             "a test process made a SECCOMP_RET_LOG'd syscall but no record arrived over netlink within 3 s",
@@ -31,7 +37,24 @@ pub(super) fn check_probe(r: &mut Report) {
 /// Opens a socket on the audit multicast group, forks a child that installs a filter
 /// logging `getppid` and calls it, and waits for the child's SECCOMP record. Returns the
 /// milliseconds it took, or None when none arrived within `timeout`.
+///
+/// Before the child makes its call, the child is named [`probe_marks::COMM`] and its pid
+/// marked in [`probe_marks::DIR`], so that a running daemon does not store the record (see
+/// `crate::probe_marks`); the mark needs root, and when it cannot be written the probe
+/// runs all the same (`Probe::unmarked` says why).
 pub fn probe_netlink(timeout: Duration) -> std::io::Result<Option<u128>> {
+    probe(timeout).map(|p| p.ms)
+}
+
+/// What one probe found.
+pub(super) struct Probe {
+    /// Milliseconds until the record arrived, None when it did not.
+    pub ms: Option<u128>,
+    /// Why the probe's pid could not be marked (a running daemon then stores its record).
+    pub unmarked: Option<String>,
+}
+
+pub(super) fn probe(timeout: Duration) -> std::io::Result<Probe> {
     let sock = audit_multicast_socket()?;
     let (_, target) = crate::sandbox::native_arch().map_err(std::io::Error::other)?;
     let filter = seccompiler::SeccompFilter::new(
@@ -42,6 +65,14 @@ pub fn probe_netlink(timeout: Duration) -> std::io::Result<Option<u128>> {
     )
     .map_err(std::io::Error::other)?;
     let prog: seccompiler::BpfProgram = filter.try_into().map_err(std::io::Error::other)?;
+    let comm = std::ffi::CString::new(probe_marks::COMM).expect("no NUL");
+    let mut go = [0 as libc::c_int; 2];
+    // SAFETY: go is a valid array of two fds to fill.
+    if unsafe { libc::pipe2(go.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: both fds are fresh and owned by nothing else.
+    let (go_r, go_w) = unsafe { (OwnedFd::from_raw_fd(go[0]), OwnedFd::from_raw_fd(go[1])) };
     let start = Instant::now();
     // SAFETY: the child only makes raw syscalls and leaves with _exit.
     let pid = unsafe { libc::fork() };
@@ -49,17 +80,31 @@ pub fn probe_netlink(timeout: Duration) -> std::io::Result<Option<u128>> {
         return Err(std::io::Error::last_os_error());
     }
     if pid == 0 {
-        let code = match seccompiler::apply_filter(&prog) {
-            // SAFETY: getppid has no preconditions.
-            Ok(()) => unsafe {
-                libc::syscall(libc::SYS_getppid);
-                0
-            },
-            Err(_) => 1,
+        // Wait until the parent has marked this pid (or given up: the pipe closes).
+        let mut byte = 0u8;
+        // SAFETY: reading one byte into a valid buffer; prctl with a NUL-terminated name.
+        let code = unsafe {
+            libc::close(go_w.as_raw_fd());
+            libc::read(go_r.as_raw_fd(), (&mut byte as *mut u8).cast(), 1);
+            libc::prctl(libc::PR_SET_NAME, comm.as_ptr());
+            match seccompiler::apply_filter(&prog) {
+                Ok(()) => {
+                    libc::syscall(libc::SYS_getppid);
+                    0
+                }
+                Err(_) => 1,
+            }
         };
         // SAFETY: _exit is always safe.
         unsafe { libc::_exit(code) };
     }
+    drop(go_r);
+    let unmarked = probe_marks::mark(Path::new(probe_marks::DIR), pid as u32, now_ms())
+        .err()
+        .map(|e| format!("cannot mark the probe in {}: {e}", probe_marks::DIR));
+    // SAFETY: writing one byte from a valid buffer.
+    unsafe { libc::write(go_w.as_raw_fd(), b"g".as_ptr().cast(), 1) };
+    drop(go_w);
     let mut status = 0;
     // SAFETY: waiting for our own child.
     unsafe { libc::waitpid(pid, &mut status, 0) };
@@ -97,10 +142,19 @@ pub fn probe_netlink(timeout: Duration) -> std::io::Result<Option<u128>> {
         let d = &buf[..got as usize];
         let ty = u16::from_ne_bytes([d[4], d[5]]);
         if ty == AUDIT_SECCOMP && memchr::memmem::find(&d[16..], needle.as_bytes()).is_some() {
-            return Ok(Some(start.elapsed().as_millis()));
+            return Ok(Probe {
+                ms: Some(start.elapsed().as_millis()),
+                unmarked,
+            });
         }
     }
-    Ok(None)
+    Ok(Probe { ms: None, unmarked })
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 fn audit_multicast_socket() -> std::io::Result<OwnedFd> {
