@@ -317,6 +317,25 @@ pub struct Attributor {
 
 impl Attributor {
     pub fn new(cfg: &AttributionConfig) -> Attributor {
+        if cfg.enabled {
+            // The outcomes at 0 from start, so that the dashboard's unattributed share and
+            // the SeccompWatchUnattributedHigh rule see 0, not "no data", before the first
+            // unresolved record.
+            for (outcome, methods) in [
+                (
+                    "resolved",
+                    &[Method::Procfs, Method::Connector, Method::Mcs][..],
+                ),
+                ("unresolved", &[Method::None][..]),
+                ("skipped", &[Method::None][..]),
+            ] {
+                for m in methods {
+                    metrics()
+                        .attribution
+                        .with_label_values(&[outcome, m.as_str()]);
+                }
+            }
+        }
         let shared = Arc::new(Shared {
             procfs: ProcFs::new(&cfg.proc_root),
             state: Mutex::new(State {
