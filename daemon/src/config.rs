@@ -577,30 +577,36 @@ mod tests {
     #[test]
     fn the_example_config_with_its_sinks_enabled_loads() {
         let text = include_str!("../../packaging/config.toml");
-        let on: String = text
-            .lines()
-            .map(|l| match l.strip_prefix("# ") {
-                Some(rest)
-                    if rest.starts_with("[[sinks]]")
-                        || rest.split_once(" = ").is_some_and(|(k, _)| {
-                            !k.contains(' ') && !k.is_empty() && !k.starts_with('#')
-                        }) && in_sinks(text, l) =>
-                {
-                    rest.split("   #").next().unwrap().to_string()
+        // Uncomment `# [[sinks]]` tables and their `# key = value` lines, up to the next
+        // commented table of another kind or uncommented line.
+        let mut in_sinks = false;
+        let mut on = Vec::new();
+        for l in text.lines() {
+            let rest = l.strip_prefix("# ");
+            match rest {
+                Some(r) if r.starts_with("[[sinks]]") => {
+                    in_sinks = true;
+                    on.push(r.to_string());
+                    continue;
                 }
-                _ => l.to_string(),
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
+                Some(r) if r.starts_with('[') => in_sinks = false,
+                None if !l.starts_with('#') && !l.trim().is_empty() => in_sinks = false,
+                _ => {}
+            }
+            let key_line = rest
+                .and_then(|r| r.split_once(" = "))
+                .is_some_and(|(k, _)| !k.is_empty() && !k.contains(' ') && !k.starts_with('#'));
+            match rest {
+                Some(r) if in_sinks && key_line => {
+                    on.push(r.split("   #").next().unwrap().to_string())
+                }
+                _ => on.push(l.to_string()),
+            }
+        }
+        let on = on.join("\n");
         let c = Config::parse(&on).unwrap_or_else(|e| panic!("{e:#}\n{on}"));
         assert!(c.sinks.len() >= 4, "{}", c.sinks.len());
         assert!(c.sinks.iter().any(|s| !s.workloads.is_empty()));
-    }
-
-    /// True when line `l` of `text` comes after the first commented `[[sinks]]` table.
-    fn in_sinks(text: &str, l: &str) -> bool {
-        let first = text.find("# [[sinks]]").unwrap();
-        text[first..].contains(l)
     }
 
     #[test]

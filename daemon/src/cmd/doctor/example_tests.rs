@@ -121,3 +121,23 @@ fn the_example_rules_are_valid_and_use_every_key() {
         assert!(used, "rules key {k} is not used in packaging/rules.toml");
     }
 }
+
+/// Issue 14 item 2: the unit raises the open files limit above what the HTTP server may
+/// hold (its connection cap plus the 256 descriptors it keeps free), so that held
+/// connections cannot starve the sources and the database of descriptors.
+#[test]
+fn the_unit_limits_open_files_above_the_http_connection_cap() {
+    let unit = packaging("seccomp-watch.service");
+    let n: u64 = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("LimitNOFILE="))
+        .expect("LimitNOFILE= in the unit")
+        .trim()
+        .parse()
+        .expect("a number");
+    let cap = Config::parse("").unwrap().http.max_connections as u64;
+    assert!(
+        n >= cap + 256 + 64,
+        "LimitNOFILE={n}, max_connections {cap}"
+    );
+}
