@@ -177,9 +177,12 @@ proptest! {
         let with = event(&line(form, &r, Some(&subj)));
         let mut a = without.as_object().unwrap().clone();
         let mut b = with.as_object().unwrap().clone();
-        prop_assert_eq!(b.remove("subj"), Some(Value::String(subj.clone())));
+        // `?` and `(null)` are the kernel's way of writing "no value": the subject is null.
+        let none = subj == "?" || subj == "(null)";
+        let expected = if none { Value::Null } else { Value::String(subj.clone()) };
+        prop_assert_eq!(b.remove("subj"), Some(expected));
         let aa = b.remove("apparmor").unwrap();
-        match parsers::subject::apparmor(&subj) {
+        match parsers::subject::apparmor(&subj).filter(|_| !none) {
             Some(p) => {
                 prop_assert_eq!(&aa["profile"], p.profile);
                 prop_assert_eq!(&aa["mode"], p.mode);
@@ -189,5 +192,30 @@ proptest! {
         a.remove("subj");
         a.remove("apparmor");
         prop_assert_eq!(a, b);
+    }
+}
+
+/// The kernel writes `?` (and some forms `(null)`) where a field has no value: such a
+/// subject is null, never the text `?`, and no AppArmor profile is made of it.
+#[test]
+fn a_question_mark_or_null_subject_is_no_subject() {
+    let r = Rec {
+        auid: 4_294_967_295,
+        uid: 0,
+        ses: 4_294_967_295,
+        pid: 3315,
+        comm: "chmod".into(),
+        exe: "/bin/chmod".into(),
+        sig: 0,
+        syscall: 268,
+        ip: 0x7fd8_c219_ef24,
+        code: 0x7ffc_0000,
+    };
+    for none in ["?", "(null)"] {
+        for form in 0u8..7 {
+            let e = event(&line(form, &r, Some(none)));
+            assert_eq!(e["subj"], Value::Null, "form {form}: {none}");
+            assert_eq!(e["apparmor"], Value::Null, "form {form}: {none}");
+        }
     }
 }
