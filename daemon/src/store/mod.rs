@@ -11,6 +11,7 @@
 
 pub mod any;
 pub mod postgres;
+pub mod row;
 pub mod sqlite;
 #[cfg(test)]
 mod tests;

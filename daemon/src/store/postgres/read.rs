@@ -10,40 +10,20 @@
 
 use std::collections::HashMap;
 
-use parsers::{Action, Attribution, ContainerInfo, Event};
+use parsers::Action;
 use sqlx::postgres::PgRow;
 use sqlx::{Postgres, QueryBuilder, Row as _};
 
 use super::{NoWriter, PgStore};
-use crate::pipeline::{Checkpoint, Item, SourceKind};
+use crate::pipeline::Checkpoint;
+use crate::store::row::EventRow;
 use crate::store::{
     EventCursor, EventPage, EventQuery, Observation, Selection, Store, StoreError, StoreStats,
     StoredEvent, SummaryBy, SummaryRow, SyscallFilter,
 };
 
-/// The sig column's "absent" sentinel (as SQLite's).
-const SIG_NONE: i64 = -4_294_967_296;
-
 /// The action bits of a code (its data bits clear).
 const ACTION_MASK: i64 = 0xffff_0000;
-
-fn source_of(v: i16) -> Result<SourceKind, StoreError> {
-    Ok(match v {
-        0 => SourceKind::Netlink,
-        1 => SourceKind::AuditLog,
-        2 => SourceKind::Kmsg,
-        3 => SourceKind::Ingest,
-        other => return Err(StoreError::Corrupt(format!("source {other}"))),
-    })
-}
-
-fn u32_opt(v: i64) -> Option<u32> {
-    u32::try_from(v).ok()
-}
-
-fn nonempty(s: Option<String>) -> Option<String> {
-    s.filter(|s| !s.is_empty())
-}
 
 /// Escapes `%`, `_` and `\` for a `LIKE` prefix.
 fn like_prefix(s: &str) -> String {
@@ -116,68 +96,42 @@ const EVENT_SELECT: &str = "SELECT e.time_ms, e.serial, e.node, e.record_node, e
      WHERE true";
 
 fn decode_event(row: &PgRow) -> Result<StoredEvent, StoreError> {
-    let cursor = EventCursor {
-        time_ms: row.try_get(0)?,
-        serial: row.try_get(1)?,
-        node: i64::from(row.try_get::<i32, _>(2)?),
-        sub: row.try_get(3)?,
-    };
-    let pid: i64 = row.try_get(4)?;
-    let ip: Option<i64> = row.try_get(5)?;
-    let sig: i64 = row.try_get(11)?;
-    let event = Event {
-        time_ms: cursor.time_ms,
-        serial: u64::try_from(cursor.serial).ok(),
-        node: row.try_get(6)?,
-        audit_arch: row.try_get::<i64, _>(7)? as u32,
+    EventRow {
+        cursor: EventCursor {
+            time_ms: row.try_get(0)?,
+            serial: row.try_get(1)?,
+            node: i64::from(row.try_get::<i32, _>(2)?),
+            sub: row.try_get(3)?,
+        },
+        pid: row.try_get(4)?,
+        ip: row.try_get(5)?,
+        record_node: row.try_get(6)?,
+        arch: row.try_get(7)?,
         syscall_nr: row.try_get(8)?,
-        code: row.try_get::<i64, _>(9)? as u32,
-        pid: pid as u32,
-        uid: u32_opt(row.try_get(12)?),
-        gid: u32_opt(row.try_get(13)?),
-        auid: u32_opt(row.try_get(14)?),
-        ses: u32_opt(row.try_get(15)?),
+        code: row.try_get(9)?,
+        compat: row.try_get::<i16, _>(10)? != 0,
+        sig: row.try_get(11)?,
+        uid: row.try_get(12)?,
+        gid: row.try_get(13)?,
+        auid: row.try_get(14)?,
+        ses: row.try_get(15)?,
         comm: row.try_get(16)?,
         exe: row.try_get(17)?,
         subj: row.try_get(18)?,
-        sig: if sig == SIG_NONE {
-            None
-        } else {
-            Some(sig as i32)
-        },
-        compat: row.try_get::<i16, _>(10)? != 0,
-        ip: ip.map(|v| v as u64),
-        synthetic_key: None,
-    };
-    let container_id: Option<String> = row.try_get(24)?;
-    let container = match container_id {
-        Some(id) => Some(ContainerInfo {
-            id,
-            runtime: row.try_get(25)?,
-            name: nonempty(row.try_get(26)?),
-            image: nonempty(row.try_get(27)?),
-            pod: nonempty(row.try_get(28)?),
-            namespace: nonempty(row.try_get(29)?),
-            pod_uid: nonempty(row.try_get(30)?),
-        }),
-        None => None,
-    };
-    let profile: String = row.try_get(21)?;
-    let attribution = Attribution {
-        container,
-        unit: row.try_get(22)?,
-        workload: row.try_get::<Option<String>, _>(23)?.unwrap_or_default(),
+        source: i64::from(row.try_get::<i16, _>(19)?),
         attributed: row.try_get::<i16, _>(20)? != 0,
-        profile_hash: (!profile.is_empty()).then_some(profile),
-    };
-    Ok(StoredEvent {
-        cursor,
-        item: Item {
-            event,
-            source: source_of(row.try_get(19)?)?,
-            attribution,
-        },
-    })
+        profile_hash: row.try_get(21)?,
+        unit: row.try_get(22)?,
+        workload: row.try_get(23)?,
+        container_id: row.try_get(24)?,
+        runtime: row.try_get(25)?,
+        name: row.try_get(26)?,
+        image: row.try_get(27)?,
+        pod: row.try_get(28)?,
+        namespace: row.try_get(29)?,
+        pod_uid: row.try_get(30)?,
+    }
+    .into_stored()
 }
 
 impl PgStore {

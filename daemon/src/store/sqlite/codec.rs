@@ -5,39 +5,14 @@ use parsers::Event;
 use sqlx::sqlite::SqliteArguments;
 use sqlx::Arguments;
 
-use crate::pipeline::SourceKind;
 use crate::store::StoreError;
 
 /// SQLite's default limit of bound parameters per statement (since 3.32) is 32766.
 pub(super) const MAX_PARAMS: usize = 32_000;
-/// The stored value of an absent `sig=`.
-pub(super) const SIG_NONE: i64 = -(1 << 32);
-
-pub(super) fn source_code(s: SourceKind) -> i64 {
-    match s {
-        SourceKind::Netlink => 0,
-        SourceKind::AuditLog => 1,
-        SourceKind::Kmsg => 2,
-        SourceKind::Ingest => 3,
-    }
-}
-
-pub(super) fn source_of(code: i64) -> Result<SourceKind, StoreError> {
-    Ok(match code {
-        0 => SourceKind::Netlink,
-        1 => SourceKind::AuditLog,
-        2 => SourceKind::Kmsg,
-        3 => SourceKind::Ingest,
-        n => return Err(StoreError::Corrupt(format!("unknown source {n}"))),
-    })
-}
+pub(super) use crate::store::row::{source_code, SIG_NONE};
 
 pub(super) fn opt_u32(v: Option<u32>) -> i64 {
     v.map_or(-1, i64::from)
-}
-
-pub(super) fn u32_opt(v: i64) -> Option<u32> {
-    u32::try_from(v).ok()
 }
 
 /// The stored serial of an event: its audit serial, or a negative synthetic key

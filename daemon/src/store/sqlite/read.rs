@@ -3,14 +3,15 @@
 
 use std::collections::HashMap as StdHashMap;
 
-use parsers::{Action, Attribution, ContainerInfo, Event};
+use parsers::{Action, Event};
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{ConnectOptions, Row as _};
 
-use super::codec::{add, source_of, u32_opt, SIG_NONE};
+use super::codec::add;
 use super::open::{base_options, SqliteStore};
 use super::write::SqliteWriter;
-use crate::pipeline::{Checkpoint, Item};
+use crate::pipeline::Checkpoint;
+use crate::store::row::EventRow;
 use crate::store::{
     EventCursor, EventPage, EventQuery, Observation, Selection, Store, StoreError, StoreStats,
     StoredEvent, SummaryBy, SummaryRow, SyscallFilter,
@@ -67,77 +68,43 @@ const EVENT_SELECT: &str = "SELECT e.time_ms, e.serial, e.node, e.pid, e.ip, n.s
      LEFT JOIN containers c ON c.id = at.container \
      WHERE 1";
 
-fn nonempty(s: Option<String>) -> Option<String> {
-    s.filter(|s| !s.is_empty())
-}
-
 fn decode_event(row: &SqliteRow) -> Result<StoredEvent, StoreError> {
-    let cursor = EventCursor {
-        time_ms: row.try_get(0)?,
-        serial: row.try_get(1)?,
-        node: row.try_get(2)?,
-        sub: 0,
-    };
-    let pid: i64 = row.try_get(3)?;
-    let ip: Option<i64> = row.try_get(4)?;
-    let sig: i64 = row.try_get(10)?;
-    let event = Event {
-        time_ms: cursor.time_ms,
-        serial: u64::try_from(cursor.serial).ok(),
-        node: row.try_get(5)?,
-        audit_arch: row.try_get::<i64, _>(6)? as u32,
+    EventRow {
+        cursor: EventCursor {
+            time_ms: row.try_get(0)?,
+            serial: row.try_get(1)?,
+            node: row.try_get(2)?,
+            sub: 0,
+        },
+        pid: row.try_get(3)?,
+        ip: row.try_get(4)?,
+        record_node: row.try_get(5)?,
+        arch: row.try_get(6)?,
         syscall_nr: row.try_get(7)?,
-        code: row.try_get::<i64, _>(8)? as u32,
-        pid: pid as u32,
-        uid: u32_opt(row.try_get(11)?),
-        gid: u32_opt(row.try_get(12)?),
-        auid: u32_opt(row.try_get(13)?),
-        ses: u32_opt(row.try_get(14)?),
+        code: row.try_get(8)?,
+        compat: row.try_get::<i64, _>(9)? != 0,
+        sig: row.try_get(10)?,
+        uid: row.try_get(11)?,
+        gid: row.try_get(12)?,
+        auid: row.try_get(13)?,
+        ses: row.try_get(14)?,
         comm: row.try_get(15)?,
         exe: row.try_get(16)?,
         subj: row.try_get(17)?,
-        sig: if sig == SIG_NONE {
-            None
-        } else {
-            Some(sig as i32)
-        },
-        compat: row.try_get::<i64, _>(9)? != 0,
-        ip: ip.map(|v| v as u64),
-        synthetic_key: None,
-    };
-    let container_id: Option<String> = row.try_get(23)?;
-    let container = match container_id {
-        Some(id) => Some(ContainerInfo {
-            id,
-            runtime: row.try_get(24)?,
-            name: nonempty(row.try_get(25)?),
-            image: nonempty(row.try_get(26)?),
-            pod: nonempty(row.try_get(27)?),
-            namespace: nonempty(row.try_get(28)?),
-            pod_uid: nonempty(row.try_get(29)?),
-        }),
-        None => None,
-    };
-    let profile: String = row.try_get(20)?;
-    let attribution = Attribution {
-        container,
-        unit: row.try_get(21)?,
-        workload: row.try_get::<Option<String>, _>(22)?.unwrap_or_default(),
+        source: row.try_get(18)?,
         attributed: row.try_get::<i64, _>(19)? != 0,
-        profile_hash: if profile.is_empty() {
-            None
-        } else {
-            Some(profile)
-        },
-    };
-    Ok(StoredEvent {
-        cursor,
-        item: Item {
-            event,
-            source: source_of(row.try_get(18)?)?,
-            attribution,
-        },
-    })
+        profile_hash: row.try_get(20)?,
+        unit: row.try_get(21)?,
+        workload: row.try_get(22)?,
+        container_id: row.try_get(23)?,
+        runtime: row.try_get(24)?,
+        name: row.try_get(25)?,
+        image: row.try_get(26)?,
+        pod: row.try_get(27)?,
+        namespace: row.try_get(28)?,
+        pod_uid: row.try_get(29)?,
+    }
+    .into_stored()
 }
 
 impl SqliteStore {
