@@ -323,35 +323,21 @@ impl Local {
         if let Some((id, _)) = b.strings.last() {
             b.cursors.push(("strings", *id));
         }
-        let rows = sqlx::query(
+        b.kinds = int_rows(
+            &mut tx,
             "SELECT id, arch, syscall_nr, code, compat, sig FROM kinds WHERE id > ? ORDER BY id",
+            cur("kinds"),
         )
-        .bind(cur("kinds"))
-        .fetch_all(&mut *tx)
         .await?;
-        for r in &rows {
-            let mut k = [0i64; 6];
-            for (i, v) in k.iter_mut().enumerate() {
-                *v = r.try_get(i)?;
-            }
-            b.kinds.push(k);
-        }
         if let Some(k) = b.kinds.last() {
             b.cursors.push(("kinds", k[0]));
         }
-        let rows = sqlx::query(
+        b.actors = int_rows(
+            &mut tx,
             "SELECT id, uid, gid, auid, ses, comm, exe, subj FROM actors WHERE id > ? ORDER BY id",
+            cur("actors"),
         )
-        .bind(cur("actors"))
-        .fetch_all(&mut *tx)
         .await?;
-        for r in &rows {
-            let mut a = [0i64; 8];
-            for (i, v) in a.iter_mut().enumerate() {
-                *v = r.try_get(i)?;
-            }
-            b.actors.push(a);
-        }
         if let Some(a) = b.actors.last() {
             b.cursors.push(("actors", a[0]));
         }
@@ -564,6 +550,24 @@ impl Local {
     pub async fn close(self) {
         let _ = self.conn.close().await;
     }
+}
+
+/// The rows of an all-integer dictionary after the cursor `after`, each as its N columns.
+async fn int_rows<const N: usize>(
+    conn: &mut SqliteConnection,
+    sql: &str,
+    after: i64,
+) -> Result<Vec<[i64; N]>, sqlx::Error> {
+    let rows = sqlx::query(sql).bind(after).fetch_all(conn).await?;
+    rows.iter()
+        .map(|r| {
+            let mut v = [0i64; N];
+            for (i, c) in v.iter_mut().enumerate() {
+                *c = r.try_get(i)?;
+            }
+            Ok(v)
+        })
+        .collect()
 }
 
 fn agg_row(r: &sqlx::sqlite::SqliteRow) -> Result<AggRow, sqlx::Error> {
