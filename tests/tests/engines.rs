@@ -631,15 +631,34 @@ fn article_loop(test: &str, engine: Engine) {
         })
     };
     assert!(!allows("socket") && !allows("connect"));
+    // The signal returns, allowed without evidence: runc's init (Go) takes a signal in
+    // about one start in five, and dies of SIGSEGV under a profile denying rt_sigreturn.
+    assert!(allows("rt_sigreturn") && allows("restart_syscall"), "{p}");
+    assert!(
+        report.contains("signal return or restart, allowed without evidence"),
+        "{report}"
+    );
     let text = std::fs::read_to_string(&enforced).unwrap();
     assert!(text.lines().count() > 20, "pretty-printed: {text}");
 
-    // 4. Enforce: the same listing, exit 0, no record.
-    let run = Run::new(engine, "debian:bookworm", &ls)
-        .profile(&enforced)
-        .run()
-        .unwrap();
-    assert!(run.output.status.success(), "{}", run.stderr());
+    // 4. Enforce: the same listing, exit 0, no record; several starts, since what the
+    // runtime does after loading the filter varies from start to start (signals).
+    let mut runs = Vec::new();
+    for _ in 0..6 {
+        let run = Run::new(engine, "debian:bookworm", &ls)
+            .profile(&enforced)
+            .run()
+            .unwrap();
+        assert!(
+            run.output.status.success(),
+            "{engine:?} under the enforced profile: {:?}\nstdout: {}\nstderr: {}",
+            run.output.status,
+            run.stdout(),
+            run.stderr()
+        );
+        runs.push(run);
+    }
+    let run = &runs[0];
     let key = |s: &str| -> Vec<String> {
         s.lines()
             .filter(|l| !l.starts_with("total"))
@@ -652,11 +671,13 @@ fn article_loop(test: &str, engine: Engine) {
     };
     assert_eq!(key(&run.stdout()), key(&observed.stdout()));
     std::thread::sleep(Duration::from_secs(2));
-    let left = items_of(&d.db, &run.id);
-    assert!(
-        left.is_empty(),
-        "records under the enforced profile: {left:?}"
-    );
+    for run in &runs {
+        let left = items_of(&d.db, &run.id);
+        assert!(
+            left.is_empty(),
+            "records under the enforced profile: {left:?}"
+        );
+    }
 }
 
 #[test]

@@ -532,7 +532,7 @@ fn suggest_check_and_errors_without_root() {
             .output()
             .unwrap()
     };
-    // Nothing observed: no change, --check passes; the LOG entry's names are reported unused.
+    // Nothing observed: the one change is the signal returns the profile would deny.
     let out = run(&[
         "suggest",
         "--profile",
@@ -540,6 +540,27 @@ fn suggest_check_and_errors_without_root() {
         "--workload",
         "docker:web",
         "--check",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("change suggested: 2 syscall(s) newly allowed"),
+        "{text}"
+    );
+    assert!(
+        text.contains("(2): restart_syscall, rt_sigreturn"),
+        "{text}"
+    );
+    // Without them (--no-essentials): no change, --check passes; the LOG entry's names
+    // are reported unused.
+    let out = run(&[
+        "suggest",
+        "--profile",
+        profile.to_str().unwrap(),
+        "--workload",
+        "docker:web",
+        "--check",
+        "--no-essentials",
     ]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}");
@@ -561,6 +582,7 @@ fn suggest_check_and_errors_without_root() {
         "docker:web",
         "--check",
         "--tighten",
+        "--no-essentials",
     ]);
     assert_eq!(out.status.code(), Some(1));
     // No --profile and nothing captured.

@@ -55,6 +55,7 @@ pub fn report_with(
         default_action: args.default_action.into(),
         min_count: args.min_count,
         dangerous: args.dangerous.policy()?,
+        essentials: !args.dangerous.no_essentials,
     };
     let g = generate(observations, &opts);
     let mut human = output::fleet_text(fleet);
@@ -163,7 +164,18 @@ mod tests {
             .iter()
             .flat_map(|r| r.all_names())
             .collect();
-        assert_eq!(names, ["read", "socketcall", "write"]);
+        // With the signal returns of both arches (x86's sigreturn too).
+        assert_eq!(
+            names,
+            [
+                "read",
+                "restart_syscall",
+                "rt_sigreturn",
+                "sigreturn",
+                "socketcall",
+                "write"
+            ]
+        );
         let arches = res.spec.architectures.clone().unwrap();
         assert!(
             arches.contains(&"SCMP_ARCH_X86_64".to_string())
@@ -174,7 +186,11 @@ mod tests {
             human.contains("blocked by the profile (not allowed automatically) (1): ptrace"),
             "{human}"
         );
-        assert!(human.contains("3 syscall(s) allowed"), "{human}");
+        assert!(human.contains("6 syscall(s) allowed"), "{human}");
+        assert!(
+            human.contains("allowed without evidence (a denied one kills the process; runs show them only when a signal arrives) (3): restart_syscall, rt_sigreturn, sigreturn"),
+            "{human}"
+        );
     }
 
     #[test]
@@ -192,7 +208,9 @@ mod tests {
                 .flat_map(|r| r.all_names().map(str::to_string))
                 .collect()
         };
-        let a = Cli::try_parse_from(["g", "--workload", "w"]).unwrap().args;
+        let a = Cli::try_parse_from(["g", "--no-essentials", "--workload", "w"])
+            .unwrap()
+            .args;
         let (human, text) = report(&a, &o).unwrap();
         assert_eq!(names(&text), ["read"]);
         assert!(
@@ -200,20 +218,33 @@ mod tests {
             "{human}"
         );
         assert!(human.contains("DANGEROUS (@dangerous)"), "{human}");
-        let a = Cli::try_parse_from(["g", "--workload", "w", "--allow", "unshare"])
-            .unwrap()
-            .args;
+        let a = Cli::try_parse_from([
+            "g",
+            "--no-essentials",
+            "--workload",
+            "w",
+            "--allow",
+            "unshare",
+        ])
+        .unwrap()
+        .args;
         let (human, text) = report(&a, &o).unwrap();
         assert_eq!(names(&text), ["read", "unshare"]);
         assert!(human.contains("NOT allowed: bpf"), "{human}");
-        let a = Cli::try_parse_from(["g", "--workload", "w", "--allow-dangerous"])
-            .unwrap()
-            .args;
+        let a = Cli::try_parse_from([
+            "g",
+            "--no-essentials",
+            "--workload",
+            "w",
+            "--allow-dangerous",
+        ])
+        .unwrap()
+        .args;
         let (human, text) = report(&a, &o).unwrap();
         assert_eq!(names(&text), ["bpf", "read", "unshare"]);
         assert!(!human.contains("WARNING"), "{human}");
         // --allow of a call that is not dangerous is a mistake.
-        let a = Cli::try_parse_from(["g", "--workload", "w", "--allow", "read"])
+        let a = Cli::try_parse_from(["g", "--no-essentials", "--workload", "w", "--allow", "read"])
             .unwrap()
             .args;
         assert!(report(&a, &o)
@@ -224,7 +255,9 @@ mod tests {
 
     #[test]
     fn nothing_observed_is_an_error() {
-        let a = Cli::try_parse_from(["g", "--workload", "w"]).unwrap().args;
+        let a = Cli::try_parse_from(["g", "--no-essentials", "--workload", "w"])
+            .unwrap()
+            .args;
         assert!(report(&a, &[])
             .unwrap_err()
             .to_string()
@@ -239,7 +272,15 @@ mod tests {
         assert_eq!(ok.selection.container.as_deref(), Some("abc"));
         assert_eq!(ok.selection.since.as_deref(), Some("2h"));
         assert!(Cli::try_parse_from(["g", "--since", "2h"]).is_err());
-        assert!(Cli::try_parse_from(["g", "--workload", "w", "--container", "c"]).is_err());
+        assert!(Cli::try_parse_from([
+            "g",
+            "--no-essentials",
+            "--workload",
+            "w",
+            "--container",
+            "c"
+        ])
+        .is_err());
         assert!(Cli::try_parse_from(["g", "--pod", "justname"]).is_err());
         let pod = Cli::try_parse_from(["g", "--pod", "shop/cart-1"])
             .unwrap()

@@ -507,6 +507,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     let opts = GenerateOptions {
         default_action: args.default_action.into(),
         dangerous,
+        essentials: !args.dangerous.no_essentials,
         ..GenerateOptions::default()
     };
     let generated = generate(obs, &opts);

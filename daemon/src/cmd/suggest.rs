@@ -209,6 +209,7 @@ pub fn report_with(
         enforce: args.enforce,
         dangerous: allow_policy(&args.dangerous, &profile.profile)?,
         node_arches: fleet.native_arches(),
+        essentials: !args.dangerous.no_essentials,
     };
     let s = suggest(&profile.profile, observations, &opts)?;
     let mut human = output::fleet_text(fleet);
@@ -420,9 +421,10 @@ mod tests {
             rep.out
         );
         assert!(rep.out.contains("- in a LOG entry but never observed (kept) (4): futex, getxattr, lgetxattr, readlink"), "{}", rep.out);
+        assert!(rep.out.contains("- signal return or restart, allowed without evidence (a denied one kills the process; runs show them only when a signal arrives) (2): restart_syscall, rt_sigreturn"), "{}", rep.out);
         assert!(
             rep.out
-                .contains("change suggested: 2 syscall(s) newly allowed"),
+                .contains("change suggested: 4 syscall(s) newly allowed"),
             "{}",
             rep.out
         );
@@ -446,7 +448,11 @@ mod tests {
     fn no_change_check_passes() {
         let p = fixture("fedora_ls_no-opt.json");
         let o = [obs("read", Action::Allow, "ls")];
+        // The article's profile lacks the signal returns: the only change suggested.
         let rep = report(&args(&["--check"]), &p, "p.json", &o).unwrap();
+        assert_eq!(rep.code, 1, "{}", rep.out);
+        assert!(rep.out.contains("+        \"rt_sigreturn\""), "{}", rep.out);
+        let rep = report(&args(&["--check", "--no-essentials"]), &p, "p.json", &o).unwrap();
         assert_eq!(rep.code, 0);
         assert!(rep.out.contains("no change suggested"), "{}", rep.out);
         assert!(!rep.out.contains("--- a/"), "{}", rep.out);
@@ -566,7 +572,7 @@ mod tests {
             obs("read", Action::Log, "ls"),
             obs("ptrace", Action::Log, "gdb"),
         ];
-        let rep = report(&args(&["--check"]), &p, "p.json", &o).unwrap();
+        let rep = report(&args(&["--check", "--no-essentials"]), &p, "p.json", &o).unwrap();
         assert_eq!(rep.code, EXIT_NEEDS_APPROVAL, "{}", rep.out);
         assert!(rep.out.contains("no change suggested"), "{}", rep.out);
         assert!(

@@ -219,6 +219,13 @@ pub struct DangerousArgs {
     /// `suggest` also takes a call an entry of the profile denies.
     #[arg(long = "allow", value_name = "NAME", value_delimiter = ',')]
     pub allow: Vec<String>,
+    /// Do not allow the signal returns (`rt_sigreturn`, `sigreturn`) and `restart_syscall`
+    /// unobserved. By default a profile whose default action denies gets them: a process
+    /// returning from a signal handler dies under a profile that denies its signal return,
+    /// and only runs that took a signal show the call (runc's init does in about one start
+    /// in five).
+    #[arg(long)]
+    pub no_essentials: bool,
 }
 
 impl DangerousArgs {

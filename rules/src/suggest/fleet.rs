@@ -290,7 +290,17 @@ mod tests {
             [X64, "SCMP_ARCH_X86", "SCMP_ARCH_X32", A64, "SCMP_ARCH_ARM"]
         );
         let names: Vec<&str> = spec.rules().iter().flat_map(|r| r.all_names()).collect();
-        assert_eq!(names, ["epoll_pwait", "epoll_wait", "openat"]);
+        assert_eq!(
+            names,
+            [
+                "epoll_pwait",
+                "epoll_wait",
+                "openat",
+                "restart_syscall",
+                "rt_sigreturn",
+                "sigreturn"
+            ]
+        );
     }
 
     #[test]

@@ -25,6 +25,9 @@ pub struct GenerateOptions {
     pub min_count: u64,
     /// Which `@dangerous` calls may be written (the others are reported, not written).
     pub dangerous: DangerousPolicy,
+    /// With a denying default, allow the signal returns and `restart_syscall` whether
+    /// observed or not ([`FindingKind::AllowedEssential`]; on by default).
+    pub essentials: bool,
 }
 
 impl Default for GenerateOptions {
@@ -33,6 +36,7 @@ impl Default for GenerateOptions {
             default_action: GenerateDefault::Errno,
             min_count: 1,
             dangerous: DangerousPolicy::default(),
+            essentials: true,
         }
     }
 }
@@ -47,10 +51,16 @@ pub struct Generated {
     pub findings: Vec<Finding>,
 }
 
+/// The evidence of `name` in `observations` (none when it was not observed).
+fn by_name_evidence(observations: &[Observation], name: &str) -> Option<Evidence> {
+    Evidence::of(observations.iter().filter(|o| o.syscall == name))
+}
+
 /// Generates a least-privilege profile: `architectures` = every observed arch's family
 /// (native first, then its compat arches, in Docker's order), one `SCMP_ACT_ALLOW` entry with
-/// every logged or allowed call's name, sorted. Calls known only by number, calls the
-/// observed profile blocked and calls below `min_count` are reported, not written.
+/// every logged or allowed call's name, sorted (with a denying default, and the signal
+/// returns and `restart_syscall`: see [`super::essential`]). Calls known only by number,
+/// calls the observed profile blocked and calls below `min_count` are reported, not written.
 pub fn generate(observations: &[Observation], opts: &GenerateOptions) -> Generated {
     let mut natives: BTreeSet<(usize, String)> = BTreeSet::new();
     let mut by_name: BTreeMap<&str, Vec<&Observation>> = BTreeMap::new();
@@ -104,6 +114,22 @@ pub fn generate(observations: &[Observation], opts: &GenerateOptions) -> Generat
             Some(e) => push(&mut findings, FindingKind::BelowMinCount, Some(e)),
             None => {}
         }
+    }
+    if opts.essentials && opts.default_action == GenerateDefault::Errno && !observations.is_empty()
+    {
+        for name in super::essential::names(architectures.iter().map(String::as_str)) {
+            if !names.iter().any(|n| n == name) {
+                let evidence = by_name_evidence(observations, name);
+                names.push(name.to_string());
+                findings.push(Finding {
+                    kind: FindingKind::AllowedEssential,
+                    syscall: name.to_string(),
+                    entries: vec![],
+                    evidence,
+                });
+            }
+        }
+        names.sort();
     }
     findings.sort_by(|a, b| (a.kind, &a.syscall).cmp(&(b.kind, &b.syscall)));
 

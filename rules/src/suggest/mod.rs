@@ -5,6 +5,7 @@
 
 mod arch;
 mod diff;
+pub mod essential;
 pub mod fleet;
 mod generate;
 mod merge;
@@ -161,6 +162,12 @@ pub enum FindingKind {
     UnknownSyscall,
     /// Seen fewer than `min_count` times: ignored.
     BelowMinCount,
+    /// A signal return or `restart_syscall` (see [`essential`]): allowed whether observed or
+    /// not, because the result denies what it does not list and no run shows these reliably.
+    AllowedEssential,
+    /// A signal return or `restart_syscall` that an entry of this profile denies: kept (the
+    /// profile chose it), but a process that returns from a signal handler crashes under it.
+    EssentialDeniedByEntry,
 }
 
 impl FindingKind {
@@ -197,6 +204,12 @@ impl FindingKind {
             FindingKind::CompatOnly => "seen only as a compat (32-bit) call",
             FindingKind::UnknownSyscall => "seen only by number (unknown name), not written",
             FindingKind::BelowMinCount => "seen fewer times than the minimum count, ignored",
+            FindingKind::AllowedEssential => {
+                "signal return or restart, allowed without evidence (a denied one kills the process; runs show them only when a signal arrives)"
+            }
+            FindingKind::EssentialDeniedByEntry => {
+                "WARNING: signal return or restart denied by an entry of this profile (a process returning from a signal handler crashes)"
+            }
         }
     }
 }
@@ -252,6 +265,9 @@ pub struct SuggestOptions {
     /// one is added to an explicit `architectures` list ([`FindingKind::ArchAdded`]).
     /// Empty: only what the profile lists counts.
     pub node_arches: BTreeSet<String>,
+    /// Allow the signal returns and `restart_syscall` when the result would deny them
+    /// ([`FindingKind::AllowedEssential`]; on by default, `--no-essentials` turns it off).
+    pub essentials: bool,
 }
 
 impl Default for SuggestOptions {
@@ -262,6 +278,7 @@ impl Default for SuggestOptions {
             enforce: false,
             dangerous: DangerousPolicy::default(),
             node_arches: BTreeSet::new(),
+            essentials: true,
         }
     }
 }
@@ -307,6 +324,7 @@ impl Suggestion {
                         | FindingKind::AllowedFromDefault
                         | FindingKind::AllowedFromDenied
                         | FindingKind::AllowedFromDeniedEntry
+                        | FindingKind::AllowedEssential
                 )
             })
             .map(|f| f.syscall.as_str())
@@ -554,6 +572,33 @@ fn suggest_plain(
         }
     }
 
+    // The signal returns and restart_syscall: allowed when the result would deny them, since
+    // no evidence shows them reliably (see `essential`).
+    let result_denies = opts.essentials
+        && (default_denies || (opts.enforce && default_action == Some(Action::Log)));
+    if result_denies {
+        let arches: Vec<&str> = covered
+            .iter()
+            .chain(&arches_to_add)
+            .chain(&opts.node_arches)
+            .map(String::as_str)
+            .collect();
+        for name in essential::names(arches) {
+            let ev = by_name
+                .get(name)
+                .and_then(|obs| Evidence::of(obs.iter().copied()));
+            let denied = entries_where(name, &|r| {
+                r.parsed_action().is_some_and(crate::profile::is_denying)
+            });
+            if !denied.is_empty() {
+                finding(FindingKind::EssentialDeniedByEntry, name, denied, ev);
+            } else if !to_allow.contains(name) && !index.contains_key(name) {
+                to_allow.insert(name.to_string());
+                finding(FindingKind::AllowedEssential, name, vec![], ev);
+            }
+        }
+    }
+
     // Names in unconditional LOG entries that nothing observed (any arch, any count).
     let mut unused: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     let log_entries: Vec<usize> = rules
@@ -573,7 +618,11 @@ fn suggest_plain(
     // their names were allowed already and stay allowed (dangerous ones stay LOG).
     let mut enforced_unused: BTreeSet<String> = BTreeSet::new();
     for (n, entries) in &unused {
-        let kind = if opts.tighten {
+        let kind = if opts.tighten && result_denies && essential::is_essential(n) {
+            // Removing it would let the default deny it.
+            enforced_unused.insert(n.clone());
+            FindingKind::AllowedEssential
+        } else if opts.tighten {
             FindingKind::RemovedUnused
         } else if opts.enforce && !holds_back(n) {
             enforced_unused.insert(n.clone());

@@ -54,6 +54,15 @@ fn allow_set(profile: &Profile) -> BTreeSet<String> {
         .collect()
 }
 
+/// The default options without the signal returns (the article's profiles are crun's, which
+/// takes no signal after loading the filter; see `essentials_*` for the default).
+fn article_opts() -> SuggestOptions {
+    SuggestOptions {
+        essentials: false,
+        ..SuggestOptions::default()
+    }
+}
+
 fn kinds(s: &Suggestion, kind: FindingKind) -> Vec<&str> {
     s.of_kind(kind).map(|f| f.syscall.as_str()).collect()
 }
@@ -61,7 +70,7 @@ fn kinds(s: &Suggestion, kind: FindingKind) -> Vec<&str> {
 #[test]
 fn article_log_delta_becomes_lisa() {
     let observations: Vec<Observation> = SIX.iter().map(|n| log64(n)).collect();
-    let s = suggest(&p(LOG_DELTA), &observations, &SuggestOptions::default()).unwrap();
+    let s = suggest(&p(LOG_DELTA), &observations, &article_opts()).unwrap();
     assert!(s.changed());
     assert_eq!(kinds(&s, FindingKind::AllowedFromLogEntry), SIX);
     assert_eq!(s.newly_allowed().into_iter().collect::<Vec<_>>(), SIX);
@@ -93,7 +102,7 @@ fn article_log_delta_becomes_lisa() {
     let changed = d.lines().filter(|l| l.starts_with(['+', '-'])).count();
     assert!(changed <= 2 + 25, "{d}");
     // Applying the suggestion again changes nothing.
-    let again = suggest(&s.profile, &observations, &SuggestOptions::default()).unwrap();
+    let again = suggest(&s.profile, &observations, &article_opts()).unwrap();
     assert!(!again.changed());
     assert_eq!(kinds(&again, FindingKind::AlreadyAllowed), SIX);
     assert_eq!(again.diff("x"), "");
@@ -117,7 +126,7 @@ fn unused_log_names_and_tighten() {
 
     let tight = SuggestOptions {
         tighten: true,
-        ..SuggestOptions::default()
+        ..article_opts()
     };
     let s = suggest(&p(LOG_DELTA), &observations, &tight).unwrap();
     assert_eq!(kinds(&s, FindingKind::RemovedUnused), unused);
@@ -537,7 +546,9 @@ fn conditional_and_log_entry_for_the_same_call() {
     assert_eq!(s.profile.entry_value(1), prof.entry_value(1));
     assert_eq!(
         allow_set(&s.profile),
-        ["clone", "read"].map(String::from).into()
+        ["clone", "read", "restart_syscall", "rt_sigreturn"]
+            .map(String::from)
+            .into()
     );
 }
 
@@ -624,9 +635,13 @@ fn legacy_name_log_entries() {
     ]}"#;
     let s = suggest(&p(text), &[log64("stat")], &SuggestOptions::default()).unwrap();
     let rules = s.profile.spec().rules();
-    // No `names` list to append to: a new allow entry after the last allow entry.
+    // No `names` list to append to: a new allow entry after the last allow entry (with
+    // the signal returns: the default denies).
     assert_eq!(rules.len(), 3);
-    assert_eq!(rules[1].names.clone().unwrap(), ["stat"]);
+    assert_eq!(
+        rules[1].names.clone().unwrap(),
+        ["restart_syscall", "rt_sigreturn", "stat"]
+    );
     assert_eq!(rules[2].name.as_deref(), Some("lstat"));
     assert_eq!(kinds(&s, FindingKind::UnusedInLogEntry), ["lstat"]);
 
@@ -690,7 +705,15 @@ fn generate_least_privilege() {
     assert_eq!(spec.rules().len(), 1);
     assert_eq!(
         spec.rules()[0].names.clone().unwrap(),
-        ["execve", "openat", "read", "socketcall"]
+        [
+            "execve",
+            "openat",
+            "read",
+            "restart_syscall",
+            "rt_sigreturn",
+            "sigreturn",
+            "socketcall"
+        ]
     );
     let k: Vec<(FindingKind, &str)> = g
         .findings
@@ -703,6 +726,9 @@ fn generate_least_privilege() {
             (FindingKind::Blocked, "reboot"),
             (FindingKind::CompatOnly, "socketcall"),
             (FindingKind::UnknownSyscall, "999"),
+            (FindingKind::AllowedEssential, "restart_syscall"),
+            (FindingKind::AllowedEssential, "rt_sigreturn"),
+            (FindingKind::AllowedEssential, "sigreturn"),
         ]
     );
     // The text is serde_json's pretty form and reads back.
@@ -745,7 +771,12 @@ fn generate_from_the_article_calls() {
     let observations: Vec<Observation> = allow_set(&lisa).iter().map(|n| log64(n)).collect();
     // The article's runtime (crun) needs mount, umount2 and pivot_root after the filter is
     // loaded: @dangerous calls, written only when the user says so.
-    let g = generate(&observations, &GenerateOptions::default());
+    // Without the signal returns, as the article's (crun) profile has none.
+    let plain = GenerateOptions {
+        essentials: false,
+        ..GenerateOptions::default()
+    };
+    let g = generate(&observations, &plain);
     let held: Vec<&str> = g
         .findings
         .iter()
@@ -763,7 +794,7 @@ fn generate_from_the_article_calls() {
             all: true,
             names: BTreeSet::new(),
         },
-        ..GenerateOptions::default()
+        ..plain
     };
     let g = generate(&observations, &all);
     assert_eq!(allow_set(&g.profile), allow_set(&lisa));
@@ -839,4 +870,146 @@ fn merging_one_profile_keeps_its_meaning() {
         let m2 = merge(&[m.profile.clone(), m.profile.clone()]).unwrap();
         assert_eq!(m2.profile.to_json(), m.profile.to_json());
     }
+}
+
+/// The signal returns and restart_syscall are allowed when the result denies what it does
+/// not list, and only then; an entry denying one is kept and warned about; `--tighten`
+/// does not strip one into the denying default.
+#[test]
+fn essentials_are_allowed_when_the_result_denies() {
+    // The article's LOG-delta profile (ERRNO default): the default adds them, once.
+    let observations: Vec<Observation> = SIX.iter().map(|n| log64(n)).collect();
+    let s = suggest(&p(LOG_DELTA), &observations, &SuggestOptions::default()).unwrap();
+    assert_eq!(
+        kinds(&s, FindingKind::AllowedEssential),
+        ["restart_syscall", "rt_sigreturn"]
+    );
+    let mut want = allow_set(&p(LISA));
+    want.extend(["restart_syscall", "rt_sigreturn"].map(String::from));
+    assert_eq!(allow_set(&s.profile), want);
+    assert!(s.newly_allowed().contains("rt_sigreturn"));
+    let again = suggest(&s.profile, &observations, &SuggestOptions::default()).unwrap();
+    assert!(!again.changed(), "{}", again.diff("p.json"));
+    assert!(again
+        .of_kind(FindingKind::AllowedEssential)
+        .next()
+        .is_none());
+    // An x86 compat arch in the list: sigreturn too.
+    let with_x86 = p(
+        r#"{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"], "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}]}"#,
+    );
+    let s = suggest(&with_x86, &[log64("read")], &SuggestOptions::default()).unwrap();
+    assert_eq!(
+        kinds(&s, FindingKind::AllowedEssential),
+        ["restart_syscall", "rt_sigreturn", "sigreturn"]
+    );
+    // A LOG default: nothing is denied, nothing added; with --enforce it becomes ERRNO: added.
+    let log_default = p(
+        r#"{"defaultAction": "SCMP_ACT_LOG", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}]}"#,
+    );
+    let s = suggest(&log_default, &[log64("openat")], &SuggestOptions::default()).unwrap();
+    assert!(s.of_kind(FindingKind::AllowedEssential).next().is_none());
+    assert!(!allow_set(&s.profile).contains("rt_sigreturn"));
+    let enforce = SuggestOptions {
+        enforce: true,
+        ..SuggestOptions::default()
+    };
+    let s = suggest(&log_default, &[log64("openat")], &enforce).unwrap();
+    assert_eq!(
+        allow_set(&s.profile),
+        ["openat", "read", "restart_syscall", "rt_sigreturn"]
+            .map(String::from)
+            .into()
+    );
+    // Observed (a run took a signal): the observation allows it, no second finding.
+    let s = suggest(
+        &p(NO_OPT),
+        &[log64("rt_sigreturn")],
+        &SuggestOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(kinds(&s, FindingKind::AllowedFromDenied), ["rt_sigreturn"]);
+    assert_eq!(
+        kinds(&s, FindingKind::AllowedEssential),
+        ["restart_syscall"]
+    );
+    // An entry denying it: kept, warned about.
+    let denies = p(
+        r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}, {"names": ["rt_sigreturn"], "action": "SCMP_ACT_KILL"}]}"#,
+    );
+    let s = suggest(&denies, &[log64("read")], &SuggestOptions::default()).unwrap();
+    assert_eq!(
+        kinds(&s, FindingKind::EssentialDeniedByEntry),
+        ["rt_sigreturn"]
+    );
+    assert_eq!(
+        kinds(&s, FindingKind::AllowedEssential),
+        ["restart_syscall"]
+    );
+    assert!(!allow_set(&s.profile).contains("rt_sigreturn"));
+    assert_eq!(s.profile.entry_value(1), denies.entry_value(1));
+    // In an unused LOG entry of an ERRNO profile: --tighten moves it to the allow entry
+    // instead of dropping it into the denying default.
+    let logged = p(
+        r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}, {"names": ["rt_sigreturn", "stat"], "action": "SCMP_ACT_LOG"}]}"#,
+    );
+    let tight = SuggestOptions {
+        tighten: true,
+        ..SuggestOptions::default()
+    };
+    let s = suggest(&logged, &[log64("read")], &tight).unwrap();
+    assert_eq!(kinds(&s, FindingKind::RemovedUnused), ["stat"]);
+    assert_eq!(
+        kinds(&s, FindingKind::AllowedEssential),
+        ["restart_syscall", "rt_sigreturn"]
+    );
+    assert_eq!(s.profile.spec().rules().len(), 1);
+    // Without --tighten it stays in its LOG entry.
+    let s = suggest(&logged, &[log64("read")], &SuggestOptions::default()).unwrap();
+    assert_eq!(
+        kinds(&s, FindingKind::UnusedInLogEntry),
+        ["rt_sigreturn", "stat"]
+    );
+    // Off (--no-essentials): nothing added.
+    let s = suggest(&p(NO_OPT), &[log64("read")], &article_opts()).unwrap();
+    assert!(!s.changed());
+}
+
+/// generate adds them with a denying default (every arch family of the evidence), not
+/// with a LOG default, and not when turned off.
+#[test]
+fn generate_adds_essentials_with_a_denying_default() {
+    let observations = [
+        log64("read"),
+        obs("SCMP_ARCH_AARCH64", "openat", false, Action::Log, 1),
+    ];
+    let g = generate(&observations, &GenerateOptions::default());
+    assert_eq!(
+        allow_set(&g.profile),
+        [
+            "openat",
+            "read",
+            "restart_syscall",
+            "rt_sigreturn",
+            "sigreturn"
+        ]
+        .map(String::from)
+        .into()
+    );
+    let log = GenerateOptions {
+        default_action: GenerateDefault::Log,
+        ..GenerateOptions::default()
+    };
+    assert_eq!(
+        allow_set(&generate(&observations, &log).profile),
+        ["openat", "read"].map(String::from).into()
+    );
+    let off = GenerateOptions {
+        essentials: false,
+        ..GenerateOptions::default()
+    };
+    assert_eq!(
+        allow_set(&generate(&observations, &off).profile),
+        ["openat", "read"].map(String::from).into()
+    );
 }
