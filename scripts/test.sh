@@ -16,4 +16,5 @@ set -a
 . "${SECCOMP_WATCH_TEST_STATE:-/run/seccomp-watch-test}/env"
 set +a
 echo "[test] test world ready in $(( $(date +%s) - start_s )) s"
-cargo test --workspace "$@"
+# --no-fail-fast: every failing test binary is reported, not only the first.
+cargo test --workspace --no-fail-fast "$@"
