@@ -51,11 +51,6 @@ pub struct Generated {
     pub findings: Vec<Finding>,
 }
 
-/// The evidence of `name` in `observations` (none when it was not observed).
-fn by_name_evidence(observations: &[Observation], name: &str) -> Option<Evidence> {
-    Evidence::of(observations.iter().filter(|o| o.syscall == name))
-}
-
 /// Generates a least-privilege profile: `architectures` = every observed arch's family
 /// (native first, then its compat arches, in Docker's order), one `SCMP_ACT_ALLOW` entry with
 /// every logged or allowed call's name, sorted (with a denying default, and the signal
@@ -80,7 +75,7 @@ pub fn generate(observations: &[Observation], opts: &GenerateOptions) -> Generat
 
     let mut findings = Vec::new();
     let mut names = Vec::new();
-    for (name, obs) in by_name {
+    for (&name, obs) in &by_name {
         let ev = |pred: &dyn Fn(Action) -> bool| {
             Evidence::of(obs.iter().copied().filter(|o| pred(o.action)))
         };
@@ -119,7 +114,9 @@ pub fn generate(observations: &[Observation], opts: &GenerateOptions) -> Generat
     {
         for name in super::essential::names(architectures.iter().map(String::as_str)) {
             if !names.iter().any(|n| n == name) {
-                let evidence = by_name_evidence(observations, name);
+                let evidence = by_name
+                    .get(name)
+                    .and_then(|obs| Evidence::of(obs.iter().copied()));
                 names.push(name.to_string());
                 findings.push(Finding {
                     kind: FindingKind::AllowedEssential,
